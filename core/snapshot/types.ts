@@ -1,0 +1,46 @@
+// The snapshotter interface, after containerd's: small and mount-based. A snapshotter returns
+// mount descriptions; the caller performs them. That keeps overlay, native and stargz swappable
+// and lets one run in another process (a proxy snapshotter).
+
+/** One mount(2) the caller performs, like containerd's mount.Mount. */
+export interface Mount {
+  type: string; // "overlay" | "bind" | "fuse.edgebuild" …
+  source: string;
+  options: string[]; // e.g. ["lowerdir=/a:/b", "upperdir=…", "workdir=…"] or ["rbind","ro"]
+}
+
+export type SnapshotKind = 'view' | 'active' | 'committed';
+
+export interface SnapshotInfo {
+  key: string;
+  parent?: string;
+  kind: SnapshotKind;
+  labels: Record<string, string>;
+  created: string; // RFC 3339
+}
+
+export interface SnapshotUsage {
+  size: number; // bytes on disk
+  inodes: number;
+}
+
+export interface PrepareOptions {
+  labels?: Record<string, string>;
+}
+
+export interface Snapshotter {
+  /** An active (writable) snapshot on top of parent's committed snapshot. */
+  prepare(key: string, parent?: string, opts?: PrepareOptions): Promise<Mount[]>;
+  /** A read-only view of parent. */
+  view(key: string, parent?: string, opts?: PrepareOptions): Promise<Mount[]>;
+  /** Mounts for an existing active snapshot or view. */
+  mounts(key: string): Promise<Mount[]>;
+  /** Turns active snapshot `key` into committed snapshot `name`. */
+  commit(name: string, key: string, opts?: PrepareOptions): Promise<void>;
+  remove(key: string): Promise<void>;
+  stat(key: string): Promise<SnapshotInfo | undefined>;
+  usage(key: string): Promise<SnapshotUsage>;
+  walk(fn: (info: SnapshotInfo) => void | Promise<void>): Promise<void>;
+  /** Releases resources (mounts this snapshotter holds itself, e.g. FUSE). */
+  close(): Promise<void>;
+}
