@@ -34,7 +34,7 @@ export const EdgebuildConfigSchema = v.strictObject({
   worker: v.optional(v.strictObject({ oci: v.optional(WorkerOciSchema, {}) }), {}),
   /** `[plugins."kind.id"] enabled = false, …own keys`; `[[plugins.external]] path = "…"`. */
   plugins: v.optional(
-    v.objectWithRest({ external: v.optional(v.array(ExternalPluginSchema), []) }, v.record(v.string(), v.unknown())),
+    v.looseObject({ external: v.optional(v.array(ExternalPluginSchema), []) }),
     { external: [] },
   ),
 });
