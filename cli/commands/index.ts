@@ -1,5 +1,9 @@
 // Every command of the binary, in the order `edgebuild --help` lists them.
 import type { Command } from '../command.ts';
+import { buildCommand } from './build.ts';
+import { pullCommand } from './pull.ts';
+import { inspectCommand } from './inspect.ts';
+import { copyCommand } from './copy.ts';
 import { pluginsCommand } from './plugins.ts';
 
-export const commands: Command[] = [pluginsCommand];
+export const commands: Command[] = [buildCommand, pullCommand, inspectCommand, copyCommand, pluginsCommand];

@@ -44,3 +44,29 @@ export interface Snapshotter {
   /** Releases resources (mounts this snapshotter holds itself, e.g. FUSE). */
   close(): Promise<void>;
 }
+
+/** A layer that lives in a registry, as a remote snapshotter sees it. */
+export interface RemoteLayer {
+  /** Image reference the layer belongs to (for logs). */
+  imageRef: string;
+  /** Registry host[:port] and repository, for blob requests through core's registry client. */
+  registry: string;
+  repository: string;
+  descriptor: { mediaType: string; digest: string; size: number; annotations?: Record<string, string> };
+  /** From the image config's rootfs.diff_ids, when known. */
+  diffID?: string;
+}
+
+export type RemotePrepareResult = { lazy: true } | { lazy: false; reason: string };
+
+/** A snapshotter that can present a registry layer as a committed snapshot without pulling it
+ *  (stargz). When it answers lazy=false the caller pulls and unpacks the layer as usual. */
+export interface RemoteSnapshotter extends Snapshotter {
+  prepareRemote(key: string, parent: string | undefined, layer: RemoteLayer, signal?: AbortSignal): Promise<RemotePrepareResult>;
+  /** Per lazy layer: digest, size, bytes fetched so far, state, last error. */
+  remoteStatus(): { digest: string; imageRef: string; size: number; fetched: number; state: string; lastError?: string }[];
+}
+
+export function isRemoteSnapshotter(s: Snapshotter): s is RemoteSnapshotter {
+  return typeof (s as Partial<RemoteSnapshotter>).prepareRemote === 'function';
+}

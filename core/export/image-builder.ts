@@ -1,0 +1,127 @@
+// Turns an ExportInput into image blobs: layers (kept as they are or compressed by the compressor
+// plugin asked for), the config and the manifest, all addressed by digest. The image, oci and
+// docker exporters then store, push or archive what this returns.
+import { createHash } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { createReadStream } from 'node:fs';
+import type { Compressor, Descriptor, ExportInput, ExportProgress } from './types.ts';
+import type { ImageAttrs } from './image-attrs.ts';
+import { MediaType } from '../image/media-types.ts';
+import { finalImageConfig } from './image-config.ts';
+import { stableJsonBytes } from './stable-json.ts';
+
+export interface BuiltBlob {
+  descriptor: Descriptor;
+  open(): Promise<ReadableStream<Uint8Array>>;
+  /** A local file holding exactly these bytes (freshly compressed layers), until dispose(). */
+  path?: string;
+}
+
+export interface BuiltLayer extends BuiltBlob {
+  diffID: string;
+  /** True when the input's existing blob was kept as it was. */
+  reused: boolean;
+  /** "host/repo" holding the blob already (existing layers), for cross-repository mounts. */
+  sourceRepository?: string;
+}
+
+export interface BuiltImage {
+  layers: BuiltLayer[];
+  config: { descriptor: Descriptor; bytes: Uint8Array };
+  manifest: { descriptor: Descriptor; bytes: Uint8Array };
+  /** os/architecture/variant of the config, for index entries. */
+  platform?: Descriptor['platform'];
+  notes: string[];
+  /** Removes the temp files of compressed layers. */
+  dispose(): Promise<void>;
+}
+
+export interface BuildImageOptions extends ImageAttrs {
+  exporter: string;
+  tmpDir: string;
+  /** Compressor plugins by id (from ctx.all('compressor')). */
+  compressors: Map<string, Compressor>;
+}
+
+/** Same bytes, other family's name: kept layers follow the manifest's choice of OCI or Docker types. */
+const TO_DOCKER: Record<string, string> = { [MediaType.ociLayerGzip]: MediaType.dockerLayerGzip, [MediaType.ociLayer]: MediaType.dockerLayer };
+const TO_OCI: Record<string, string> = { [MediaType.dockerLayerGzip]: MediaType.ociLayerGzip, [MediaType.dockerLayer]: MediaType.ociLayer };
+
+export function layerMediaTypeFor(mediaType: string, oci: boolean): string {
+  return (oci ? TO_OCI : TO_DOCKER)[mediaType] ?? mediaType;
+}
+
+const sha256 = (b: Uint8Array) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+const bytesStream = (b: Uint8Array) => new Response(b).body as ReadableStream<Uint8Array>;
+const short = (d: string) => d.slice(7, 19);
+
+export function compressorFor(opts: Pick<BuildImageOptions, 'exporter' | 'compression' | 'compressors'>): Compressor {
+  const c = opts.compressors.get(opts.compression);
+  if (!c) {
+    const have = [...opts.compressors.keys()].sort().join(', ') || 'none';
+    throw new Error(`exporter ${opts.exporter}: compression ${JSON.stringify(opts.compression)} is not available (compressors: ${have})`);
+  }
+  return c;
+}
+
+export async function buildImage(input: ExportInput, opts: BuildImageOptions, progress: ExportProgress, signal?: AbortSignal): Promise<BuiltImage> {
+  const compressor = compressorFor(opts);
+  const temps: string[] = [];
+  const dispose = async () => {
+    await Promise.all(temps.map((p) => rm(p, { force: true })));
+  };
+  const notes: string[] = [];
+  const layers: BuiltLayer[] = [];
+  try {
+    for (const [i, layer] of input.layers.entries()) {
+      signal?.throwIfAborted();
+      const ex = layer.existing;
+      if (ex && (!opts.force || compressor.matches(ex.descriptor))) {
+        const d = ex.descriptor;
+        const descriptor: Descriptor = { ...d, mediaType: layerMediaTypeFor(d.mediaType, opts.oci) };
+        layers.push({ descriptor, diffID: layer.diffID, reused: true, sourceRepository: ex.sourceRepository, open: () => ex.open() });
+        notes.push(`layer ${i + 1} ${short(d.digest)} kept as ${d.mediaType}${opts.force ? '' : ' (no force-compression)'}`);
+        continue;
+      }
+      progress.log(`compressing layer ${i + 1}/${input.layers.length} with ${opts.compression}`);
+      const blob = await compressor.compress(await layer.openTar(), { level: opts.level, oci: opts.oci, tmpDir: opts.tmpDir });
+      temps.push(blob.path);
+      // estargz-like compressors append a TOC, so the blob's own diffID is what the config lists.
+      const descriptor: Descriptor = { mediaType: blob.mediaType, digest: blob.digest, size: blob.size, ...(blob.annotations ? { annotations: blob.annotations } : {}) };
+      layers.push({ descriptor, diffID: blob.diffID, reused: false, path: blob.path, open: async () => Readable.toWeb(createReadStream(blob.path)) as ReadableStream<Uint8Array> });
+    }
+
+    const configJson = finalImageConfig(input.imageConfig, layers.map((l) => l.diffID), input.sourceDateEpoch);
+    const configBytes = stableJsonBytes(configJson);
+    const configDesc: Descriptor = { mediaType: opts.oci ? MediaType.ociConfig : MediaType.dockerConfig, digest: sha256(configBytes), size: configBytes.length };
+    const manifestBytes = stableJsonBytes({
+      schemaVersion: 2,
+      mediaType: opts.oci ? MediaType.ociManifest : MediaType.dockerManifest,
+      config: configDesc,
+      layers: layers.map((l) => l.descriptor),
+    });
+    const manifestDesc: Descriptor = { mediaType: opts.oci ? MediaType.ociManifest : MediaType.dockerManifest, digest: sha256(manifestBytes), size: manifestBytes.length };
+    const os = configJson.os, architecture = configJson.architecture, variant = configJson.variant;
+    const platform = typeof os === 'string' && typeof architecture === 'string'
+      ? { os, architecture, ...(typeof variant === 'string' ? { variant } : {}) }
+      : undefined;
+    return { layers, config: { descriptor: configDesc, bytes: configBytes }, manifest: { descriptor: manifestDesc, bytes: manifestBytes }, platform, notes, dispose };
+  } catch (e) {
+    await dispose();
+    throw e;
+  }
+}
+
+/** Every blob of the image (layers deduplicated by digest, then config), for writers and pushers. */
+export function imageBlobs(img: BuiltImage): BuiltBlob[] {
+  const seen = new Set<string>();
+  const out: BuiltBlob[] = [];
+  for (const l of img.layers) {
+    if (seen.has(l.descriptor.digest)) continue;
+    seen.add(l.descriptor.digest);
+    out.push(l);
+  }
+  out.push({ descriptor: img.config.descriptor, open: async () => bytesStream(img.config.bytes) });
+  return out;
+}

@@ -1,0 +1,132 @@
+// Metadata of directory-backed snapshots (overlay, native): one JSON file rewritten atomically
+// (temp file + rename) after each change, changes serialised within the process.
+import * as v from 'valibot';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import type { SnapshotInfo, SnapshotKind } from '../snapshot/types.ts';
+
+const RecordSchema = v.object({
+  id: v.pipe(v.number(), v.integer(), v.minValue(1)),
+  kind: v.picklist(['view', 'active', 'committed']),
+  parent: v.optional(v.string()),
+  labels: v.record(v.string(), v.string()),
+  created: v.string(),
+});
+const MetaSchema = v.object({
+  version: v.literal(1),
+  nextId: v.pipe(v.number(), v.integer(), v.minValue(1)),
+  snapshots: v.record(v.string(), RecordSchema),
+});
+
+export type SnapshotRecord = v.InferOutput<typeof RecordSchema>;
+type Meta = v.InferOutput<typeof MetaSchema>;
+
+export class SnapshotStore {
+  private meta: Meta;
+  private queue: Promise<unknown> = Promise.resolve();
+  readonly snapshotsDir: string;
+  private readonly file: string;
+
+  constructor(readonly root: string) {
+    this.snapshotsDir = join(root, 'snapshots');
+    this.file = join(root, 'metadata.json');
+    mkdirSync(this.snapshotsDir, { recursive: true });
+    this.meta = this.load();
+    this.removeOrphans();
+  }
+
+  private load(): Meta {
+    if (!existsSync(this.file)) return { version: 1, nextId: 1, snapshots: {} };
+    let raw: unknown;
+    try {
+      raw = JSON.parse(readFileSync(this.file, 'utf8'));
+    } catch (e) {
+      throw new Error(`${this.file}: not valid JSON: ${(e as Error).message}`);
+    }
+    const parsed = v.safeParse(MetaSchema, raw);
+    if (!parsed.success) {
+      const issue = parsed.issues[0];
+      const path = issue.path?.map((p) => String(p.key)).join('.') ?? '';
+      throw new Error(`${this.file}: ${path ? `key ${path}: ` : ''}${issue.message}`);
+    }
+    return parsed.output;
+  }
+
+  /** Dirs left by a crash between creating a snapshot dir and recording it. */
+  private removeOrphans(): void {
+    const known = new Set(Object.values(this.meta.snapshots).map((s) => String(s.id)));
+    for (const d of readdirSync(this.snapshotsDir)) if (!known.has(d)) rmSync(join(this.snapshotsDir, d), { recursive: true, force: true });
+  }
+
+  private save(): void {
+    const tmp = `${this.file}.tmp`;
+    const fd = openSync(tmp, 'w', 0o600);
+    try {
+      writeSync(fd, JSON.stringify(this.meta, null, 1));
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, this.file);
+  }
+
+  /** Runs `fn` on the metadata with no other change in between; saves if it returns normally. */
+  update<T>(fn: (snapshots: Record<string, SnapshotRecord>, allocId: () => number) => T | Promise<T>): Promise<T> {
+    const run = async () => {
+      const before = JSON.stringify(this.meta);
+      try {
+        const out = await fn(this.meta.snapshots, () => this.meta.nextId++);
+        this.save();
+        return out;
+      } catch (e) {
+        this.meta = JSON.parse(before);
+        throw e;
+      }
+    };
+    const p = this.queue.then(run, run);
+    this.queue = p.catch(() => {});
+    return p;
+  }
+
+  get(key: string): SnapshotRecord | undefined {
+    return Object.hasOwn(this.meta.snapshots, key) ? this.meta.snapshots[key] : undefined;
+  }
+
+  require(key: string, kinds?: SnapshotKind[]): SnapshotRecord {
+    const s = this.get(key);
+    if (!s) throw new Error(`snapshot ${JSON.stringify(key)} does not exist`);
+    if (kinds && !kinds.includes(s.kind)) throw new Error(`snapshot ${JSON.stringify(key)} is ${s.kind}, expected ${kinds.join(' or ')}`);
+    return s;
+  }
+
+  children(key: string): string[] {
+    return Object.entries(this.meta.snapshots)
+      .filter(([, s]) => s.parent === key)
+      .map(([k]) => k)
+      .sort();
+  }
+
+  dir(id: number): string {
+    return join(this.snapshotsDir, String(id));
+  }
+
+  /** Committed ancestors of a parent key, nearest first (the overlay lowerdir order). */
+  chain(parent: string | undefined): SnapshotRecord[] {
+    const out: SnapshotRecord[] = [];
+    for (let k = parent; k !== undefined; ) {
+      const s = this.require(k, ['committed']);
+      out.push(s);
+      k = s.parent;
+      if (out.length > 10_000) throw new Error(`snapshot ${JSON.stringify(parent)}: parent chain loops`);
+    }
+    return out;
+  }
+
+  info(key: string, s: SnapshotRecord): SnapshotInfo {
+    return { key, parent: s.parent, kind: s.kind, labels: { ...s.labels }, created: s.created };
+  }
+
+  keys(): string[] {
+    return Object.keys(this.meta.snapshots).sort();
+  }
+}

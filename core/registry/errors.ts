@@ -1,0 +1,78 @@
+// Registry failures as one line naming the host and what was asked for. Callers prefix the
+// operation ("pull 127.0.0.1:5000/x:1: …").
+import * as v from 'valibot';
+
+export class RegistryError extends Error {
+  constructor(
+    message: string,
+    readonly status?: number,
+    /** Distribution error code, e.g. MANIFEST_UNKNOWN, BLOB_UNKNOWN, DIGEST_INVALID. */
+    readonly code?: string,
+    /** Worth retrying (5xx, 429, resets): the retry loop looks at this. */
+    readonly retryable = false,
+  ) {
+    super(message);
+    this.name = 'RegistryError';
+  }
+}
+
+const ErrorBodySchema = v.object({
+  errors: v.array(v.object({ code: v.optional(v.string()), message: v.optional(v.string()) })),
+});
+
+const STATUS_TEXT: Record<number, string> = {
+  400: 'bad request',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not found',
+  405: 'method not allowed',
+  409: 'conflict',
+  416: 'range not satisfiable',
+  429: 'too many requests',
+  500: 'internal server error',
+  502: 'bad gateway',
+  503: 'service unavailable',
+  504: 'gateway timeout',
+};
+
+/** Builds the error for a non-success response; `what` is e.g. "manifest x:1" or "blob sha256:…". */
+export async function responseError(res: Response, host: string, what: string): Promise<RegistryError> {
+  let code: string | undefined;
+  let detail = '';
+  try {
+    const text = await res.text();
+    const parsed = v.safeParse(ErrorBodySchema, JSON.parse(text));
+    if (parsed.success && parsed.output.errors.length > 0) {
+      code = parsed.output.errors[0].code;
+      detail = parsed.output.errors[0].message ?? '';
+    }
+  } catch {
+    // not a distribution error body
+  }
+  const status = res.status;
+  const text = STATUS_TEXT[status] ?? res.statusText ?? 'error';
+  const hint = status === 401 ? ' (check credentials)' : status === 403 ? ' (credentials lack access)' : '';
+  // A 401's detail ("authentication required") adds nothing to the hint.
+  const extra = detail && status !== 401 && detail.toLowerCase() !== text ? `: ${detail}` : '';
+  const retryable = status >= 500 || status === 429;
+  return new RegistryError(`${what}: ${status} ${text}${extra} at ${host}${hint}`, status, code, retryable);
+}
+
+/** Describes a fetch failure (refused, unresolvable, TLS) in one line naming the host. */
+export function networkError(e: unknown, host: string): RegistryError {
+  const err = e as { code?: string; message?: string };
+  const code = err?.code ?? '';
+  let why: string;
+  let retryable = true;
+  if (code === 'ECONNREFUSED' || code === 'ConnectionRefused') why = 'connection refused';
+  else if (code === 'ENOTFOUND' || code === 'EAI_NONAME' || code === 'EAI_AGAIN') {
+    why = 'host name does not resolve';
+    retryable = code === 'EAI_AGAIN';
+  } else if (code === 'ECONNRESET') why = 'connection reset';
+  else if (code === 'ETIMEDOUT' || code === 'TimeoutError' || (e as Error)?.name === 'TimeoutError') why = 'timed out';
+  else if (/certificate|tls|ssl/i.test(`${code} ${err?.message}`)) {
+    why = `TLS error: ${err?.message ?? code} (set ca or insecure for this host in [registry."${host}"])`;
+    retryable = false;
+  } else why = (err?.message ?? String(e)).split('\n')[0];
+  return new RegistryError(`cannot reach ${host}: ${why}`, undefined, code || undefined, retryable);
+}

@@ -1,0 +1,38 @@
+// Fails a response body that stops delivering data, so a stalled connection is resumed (the
+// content store retries with a Range request) instead of hanging the pull forever.
+
+export function withIdleTimeout(body: ReadableStream<Uint8Array>, ms: number, what: string): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  let last = Date.now();
+  let timer: ReturnType<typeof setInterval> | undefined;
+  const stopTimer = () => timer !== undefined && clearInterval(timer);
+  return new ReadableStream<Uint8Array>({
+    start(ctl) {
+      // One interval per stream (not a timer per chunk): cheap at hundreds of MB/s.
+      timer = setInterval(() => {
+        if (Date.now() - last < ms) return;
+        stopTimer();
+        const err = Object.assign(new Error(`${what}: no data for ${Math.round(ms / 1000)}s (timed out)`), { code: 'ETIMEDOUT', retryable: true });
+        ctl.error(err);
+        reader.cancel(err).catch(() => {});
+      }, Math.max(10, Math.min(1000, ms / 4)));
+    },
+    async pull(ctl) {
+      try {
+        const { value, done } = await reader.read();
+        last = Date.now();
+        if (done) {
+          stopTimer();
+          ctl.close();
+        } else ctl.enqueue(value);
+      } catch (e) {
+        stopTimer();
+        ctl.error(e);
+      }
+    },
+    cancel(reason) {
+      stopTimer();
+      return reader.cancel(reason);
+    },
+  });
+}

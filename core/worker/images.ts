@@ -1,0 +1,145 @@
+// The worker's image provider: resolves references to manifest + config (nothing else fetched),
+// turns layers into committed snapshots (lazily through a remote snapshotter, or pulled into the
+// content store, verified, and unpacked), and opens layer blobs for exporters.
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import * as zlib from 'node:zlib';
+import type { RegistryClient } from '../registry/client.ts';
+import { parseReference, formatReference, type Reference } from '../registry/reference.ts';
+import type { ContentStore } from '../content/store.ts';
+import { resolveImage, checkConfigPlatform } from '../image/resolve.ts';
+import { parseImageConfig } from '../image/config.ts';
+import { layerCompression } from '../image/media-types.ts';
+import type { LayerSnapshotter } from '../layer/types.ts';
+import { isRemoteSnapshotter } from '../snapshot/types.ts';
+import type { Platform } from '../graph/ops.ts';
+import type { VertexProgress } from '../progress/events.ts';
+import type { Descriptor } from '../export/types.ts';
+import type { ImageInfo, ImageProvider, LayerRecord, UnpackedImage } from '../solver/worker.ts';
+import { formatBytes } from '../progress/plain.ts';
+
+/** chainID(n) = sha256(chainID(n-1) + " " + diffID(n)), as in the OCI image spec. */
+export function chainIDs(diffIDs: string[]): string[] {
+  const out: string[] = [];
+  for (const d of diffIDs) {
+    const prev = out[out.length - 1];
+    out.push(prev ? 'sha256:' + createHash('sha256').update(`${prev} ${d}`).digest('hex') : d);
+  }
+  return out;
+}
+
+export interface LayerOutcome {
+  imageRef: string;
+  digest: string;
+  size: number;
+  how: 'lazy' | 'pulled' | 'present';
+  reason?: string;
+}
+
+export class RegistryImageProvider implements ImageProvider {
+  private readonly unpacking = new Map<string, Promise<UnpackedImage>>();
+  readonly outcomes: LayerOutcome[] = [];
+
+  constructor(
+    private readonly client: RegistryClient,
+    private readonly store: ContentStore,
+    private readonly snapshotter: LayerSnapshotter,
+    private readonly log: (line: string) => void = () => {},
+  ) {}
+
+  async resolve(refText: string, platform: Platform): Promise<ImageInfo> {
+    const ref = parseReference(refText);
+    const resolved = await resolveImage(this.client, ref, platform);
+    const cfgDesc = resolved.manifest.config;
+    await this.store.ingest({ digest: cfgDesc.digest, size: cfgDesc.size }, async () => [await this.client.fetchBlob(ref, cfgDesc.digest)]);
+    const config = parseImageConfig(await this.store.read(cfgDesc.digest), cfgDesc.digest) as Record<string, any>;
+    const actual = resolved.index ? resolved.platform : checkConfigPlatform(formatReference(ref), platform, config as any, false);
+    const diffIDs: string[] = config.rootfs?.diff_ids ?? [];
+    if (diffIDs.length !== resolved.manifest.layers.length) {
+      throw new Error(`image ${formatReference(ref)}: config lists ${diffIDs.length} diff_ids for ${resolved.manifest.layers.length} layers`);
+    }
+    return {
+      ref: formatReference(ref),
+      digest: resolved.manifestDesc.digest,
+      repository: `${ref.registry}/${ref.repository}`,
+      config,
+      layers: resolved.manifest.layers as Descriptor[],
+      platform: actual,
+    };
+  }
+
+  unpack(img: ImageInfo, progress?: VertexProgress, signal?: AbortSignal): Promise<UnpackedImage> {
+    let p = this.unpacking.get(img.digest);
+    if (!p) {
+      this.unpacking.set(img.digest, (p = this.doUnpack(img, progress, signal)));
+      p.catch(() => this.unpacking.delete(img.digest));
+    }
+    return p;
+  }
+
+  private async doUnpack(img: ImageInfo, progress?: VertexProgress, signal?: AbortSignal): Promise<UnpackedImage> {
+    const diffIDs: string[] = img.config.rootfs?.diff_ids ?? [];
+    const chains = chainIDs(diffIDs);
+    const ref = parseReference(img.ref);
+    const layers: LayerRecord[] = [];
+    let parent: string | undefined;
+    for (const [i, desc] of img.layers.entries()) {
+      signal?.throwIfAborted();
+      const key = `layer/${chains[i].slice(7)}`;
+      const outcome: LayerOutcome = { imageRef: img.ref, digest: desc.digest, size: desc.size, how: 'present' };
+      if (!(await this.snapshotter.stat(key))) {
+        let lazyReason: string | undefined;
+        if (isRemoteSnapshotter(this.snapshotter)) {
+          const r = await this.snapshotter.prepareRemote(key, parent, { imageRef: img.ref, registry: ref.registry, repository: ref.repository, descriptor: desc, diffID: diffIDs[i] }, signal);
+          if (r.lazy) outcome.how = 'lazy';
+          else lazyReason = r.reason;
+        }
+        if (outcome.how !== 'lazy') {
+          if (lazyReason) this.log(`layer ${desc.digest} of ${img.ref}: pulled in full (${lazyReason})`);
+          await this.pullAndApply(ref, desc, diffIDs[i], key, parent, progress, signal);
+          outcome.how = 'pulled';
+          outcome.reason = lazyReason;
+        }
+      }
+      this.outcomes.push(outcome);
+      layers.push({ snapshot: key, parent, diffID: diffIDs[i], existing: { descriptor: desc, repository: img.repository, imageRef: img.ref } });
+      parent = key;
+    }
+    return { top: parent, layers };
+  }
+
+  private async pullAndApply(ref: Reference, desc: Descriptor, diffID: string, key: string, parent: string | undefined, progress?: VertexProgress, signal?: AbortSignal): Promise<void> {
+    progress?.status(`pulling ${desc.digest.slice(0, 19)}`, 0, desc.size);
+    await this.store.ingest({ digest: desc.digest, size: desc.size }, (offset) => this.client.openBlob(ref, desc.digest, offset), {
+      signal,
+      onProgress: (done, total) => progress?.status(`pulling ${desc.digest.slice(0, 19)}`, done, total ?? desc.size),
+    });
+    progress?.log(`unpacking ${desc.digest} (${formatBytes(desc.size)})\n`);
+    const tar = decompress(desc, this.store.file(desc.digest).stream());
+    const got = await this.snapshotter.applyLayer(key, parent, tar);
+    if (diffID && got.diffID !== diffID) {
+      await this.snapshotter.remove(key).catch(() => {});
+      throw new Error(`layer ${desc.digest} of ${formatReference(ref)}: uncompressed content has digest ${got.diffID}, image config says ${diffID}`);
+    }
+  }
+
+  async openBlob(image: { ref: string; repository: string }, desc: Descriptor): Promise<ReadableStream<Uint8Array>> {
+    if (await this.store.has(desc.digest)) return this.store.file(desc.digest).stream();
+    return this.client.openBlob(parseReference(image.ref), desc.digest);
+  }
+}
+
+/** The uncompressed tar stream of a compressed layer blob. */
+export function decompress(desc: Descriptor, blob: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
+  const kind = layerCompression(desc.mediaType);
+  if (kind === 'none') return blob;
+  const node = Readable.fromWeb(blob as any);
+  if (kind === 'gzip') return Readable.toWeb(node.pipe(createGunzip())) as unknown as ReadableStream<Uint8Array>;
+  if (kind === 'zstd') {
+    const create = (zlib as any).createZstdDecompress;
+    if (!create) throw new Error(`layer ${desc.digest}: zstd decompression is not available in this runtime`);
+    return Readable.toWeb(node.pipe(create())) as unknown as ReadableStream<Uint8Array>;
+  }
+  throw new Error(`layer ${desc.digest}: unsupported media type ${desc.mediaType}`);
+}
