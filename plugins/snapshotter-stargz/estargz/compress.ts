@@ -1,0 +1,26 @@
+// The two member codecs. Each gzip member / zstd frame is compressed on its own, so any file or
+// chunk can later be decompressed from its own offset.
+import * as zlib from "node:zlib";
+
+export type CompressionKind = "gzip" | "zstd";
+
+export function compressMember(kind: CompressionKind, data: Uint8Array, level: number): Uint8Array {
+  if (kind === "gzip") return new Uint8Array(zlib.gzipSync(data, { level }));
+  return Bun.zstdCompressSync(data, { level });
+}
+
+/**
+ * Decompress a span holding one or more whole gzip members / zstd frames (skippable frames are
+ * skipped). Output beyond `maxOutputLength` throws a RangeError (code ERR_BUFFER_TOO_LARGE).
+ */
+export function decompressSpan(kind: CompressionKind, data: Uint8Array, maxOutputLength?: number): Uint8Array {
+  const opts = maxOutputLength === undefined ? {} : { maxOutputLength };
+  if (kind === "gzip") return new Uint8Array(zlib.gunzipSync(data, opts));
+  return new Uint8Array(zlib.zstdDecompressSync(data, opts));
+}
+
+export function sniffCompression(data: Uint8Array): CompressionKind | undefined {
+  if (data[0] === 0x1f && data[1] === 0x8b && data[2] === 0x08) return "gzip";
+  if (data[0] === 0x28 && data[1] === 0xb5 && data[2] === 0x2f && data[3] === 0xfd) return "zstd";
+  return undefined;
+}

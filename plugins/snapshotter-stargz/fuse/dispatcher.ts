@@ -1,0 +1,278 @@
+// The raw protocol layer: decodes one request, calls the read-only tree, encodes the answer.
+// It knows nothing of threads or of /dev/fuse; `reply` is how answers leave.
+import {
+  Errno, FOPEN_CACHE_DIR, FOPEN_KEEP_CACHE, FOPEN_PASSTHROUGH, FUSE_ROOT_ID, O_ACCMODE, O_RDONLY, Opcode,
+  S_IFDIR, S_IFMT, WRITE_OPCODES, opcodeName,
+} from "./abi.ts";
+import {
+  decodeRequest, direntPlusSize, direntSize, encodeAttrOut, encodeEntryOut, encodeName, encodeOpenOut,
+  encodeStatfs, encodeXattrSize, errorReply, okReply, readCString, replyHeader, replyWith, toTimeout, writeDirent,
+  writeEntryOut, type Request, type Timeout,
+} from "./codec.ts";
+import { FsError, type FuseOptions, type NodeAttr, type ReadOnlyFs } from "./types.ts";
+
+export interface DispatcherHooks {
+  /** Writes one complete reply message to the device. */
+  reply(message: Uint8Array): void;
+  /** Writes a reply given as header + payload (READ data), avoiding a copy; defaults to concatenating. */
+  replyParts?(header: Uint8Array, payload: Uint8Array): void;
+  onAccess?(ino: bigint, path: string | undefined): void;
+  onError?(message: string): void;
+  /** Registers a local file with the kernel for passthrough; returns a backing id or a negative errno. */
+  openBacking?(path: string): number;
+  /** Counters: called once per answered request with the errno sent (0 for success). */
+  onDone?(opcode: number, errno: number, bytesRead: number): void;
+}
+
+export interface DispatcherConfig {
+  options: FuseOptions;
+  passthrough: boolean;
+}
+
+const DIR_ENTRY_DOT = encodeName(".");
+const DIR_ENTRY_DOTDOT = encodeName("..");
+
+export class Dispatcher {
+  private readonly entryT: Timeout;
+  private readonly attrT: Timeout;
+  /** uniques of READs still awaiting the tree; an INTERRUPT answers them EINTR early. */
+  private readonly pending = new Set<bigint>();
+  /** One passthrough decision per inode (the kernel rejects mixing backing files for one inode). */
+  private readonly backingIds = new Map<bigint, number>();
+
+  constructor(private readonly fs: ReadOnlyFs, private readonly config: DispatcherConfig, private readonly hooks: DispatcherHooks) {
+    this.entryT = toTimeout(config.options.entryTimeoutSec);
+    this.attrT = toTimeout(config.options.attrTimeoutSec);
+  }
+
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  /** Handles one request; slow reads complete later, everything else before this returns. */
+  handle(bytes: Uint8Array): void {
+    const req = decodeRequest(bytes);
+    const { opcode, unique } = req.header;
+    if (this.config.options.debug) {
+      console.error(`fuse: <- ${opcodeName[opcode] ?? opcode} unique=${unique} node=${req.header.nodeid} len=${req.header.len}`);
+    }
+    if (opcode === Opcode.FORGET || opcode === Opcode.BATCH_FORGET) return; // stateless tree: nothing to free, no reply
+    if (opcode === Opcode.INTERRUPT) return this.interrupt(req);
+    if (opcode === Opcode.READ) return void this.read(req);
+    let message: Uint8Array;
+    try {
+      message = this.answer(req);
+    } catch (e) {
+      message = errorReply(unique, this.errnoOf(e, req));
+    }
+    this.send(opcode, message);
+    this.hooks.onDone?.(opcode, -new DataView(message.buffer).getInt32(4, true), 0);
+  }
+
+  private send(opcode: number, message: Uint8Array): void {
+    if (this.config.options.debug) {
+      const dv = new DataView(message.buffer, message.byteOffset);
+      console.error(`fuse: -> ${opcodeName[opcode] ?? opcode} unique=${dv.getBigUint64(8, true)} error=${dv.getInt32(4, true)} len=${message.byteLength}`);
+    }
+    this.hooks.reply(message);
+  }
+
+  private errnoOf(e: unknown, req: Request): number {
+    if (e instanceof FsError) return e.errno;
+    const op = opcodeName[req.header.opcode] ?? String(req.header.opcode);
+    this.hooks.onError?.(`fuse: ${op} on inode ${req.header.nodeid} failed: ${e instanceof Error ? e.message : String(e)}`);
+    return Errno.EIO;
+  }
+
+  private attrOf(ino: bigint): NodeAttr {
+    return ino === FUSE_ROOT_ID ? this.fs.root() : this.fs.getattr(ino);
+  }
+
+  private answer(req: Request): Uint8Array {
+    const { opcode, unique, nodeid } = req.header;
+    const body = req.body;
+    switch (opcode) {
+      case Opcode.LOOKUP: {
+        const name = readCString(body, 0);
+        const child = this.fs.lookup(nodeid, name);
+        if (!child) {
+          // A negative entry with a timeout lets the kernel cache "does not exist" (immutable layer).
+          if (this.entryT.sec > 0 || this.entryT.nsec > 0) return encodeEntryOut(unique, 0n, null, this.entryT, this.attrT);
+          return errorReply(unique, Errno.ENOENT);
+        }
+        return encodeEntryOut(unique, BigInt(child.ino), child, this.entryT, this.attrT);
+      }
+      case Opcode.GETATTR:
+        return encodeAttrOut(unique, nodeid, this.attrOf(nodeid), this.attrT);
+      case Opcode.READLINK:
+        return okReply(unique, this.fs.readlink(nodeid));
+      case Opcode.OPEN: {
+        const flags = body.getUint32(0, true);
+        if ((flags & O_ACCMODE) !== O_RDONLY) return errorReply(unique, Errno.EROFS);
+        this.fs.open?.(nodeid);
+        this.hooks.onAccess?.(nodeid, this.fs.pathOf?.(nodeid));
+        const keep = this.config.options.keepCache ? FOPEN_KEEP_CACHE : 0;
+        const backingId = this.backingFor(nodeid);
+        // The kernel rejects page-cache flags (KEEP_CACHE) next to FOPEN_PASSTHROUGH: reads bypass us entirely.
+        if (backingId > 0) return encodeOpenOut(unique, 0n, FOPEN_PASSTHROUGH, backingId);
+        return encodeOpenOut(unique, 0n, keep);
+      }
+      case Opcode.OPENDIR: {
+        const attr = this.attrOf(nodeid);
+        if ((attr.mode & S_IFMT) !== S_IFDIR) return errorReply(unique, Errno.ENOTDIR);
+        return encodeOpenOut(unique, 0n, FOPEN_KEEP_CACHE | FOPEN_CACHE_DIR);
+      }
+      case Opcode.READDIR:
+        return this.readdir(req, false);
+      case Opcode.READDIRPLUS:
+        return this.readdir(req, true);
+      case Opcode.FLUSH:
+        // Nothing is ever dirty here; ENOSYS makes the kernel stop sending FLUSH on every close(2)
+        // (a round trip per file saved), which is the documented way to decline it.
+        return errorReply(unique, Errno.ENOSYS);
+      case Opcode.RELEASE:
+      case Opcode.RELEASEDIR:
+      case Opcode.FSYNC:
+      case Opcode.FSYNCDIR:
+        return okReply(unique, null);
+      case Opcode.ACCESS: {
+        // Only sent without default_permissions; a read-only tree refuses write access.
+        const mask = body.getUint32(0, true);
+        return (mask & 2) !== 0 ? errorReply(unique, Errno.EROFS) : okReply(unique, null);
+      }
+      case Opcode.STATFS: {
+        const s = this.fs.statfs?.();
+        return encodeStatfs(unique, { blocks: s?.blocks ?? 0, files: s?.files ?? 0, bsize: s?.bsize ?? 4096, namelen: s?.namelen ?? 255 });
+      }
+      case Opcode.GETXATTR: {
+        const size = body.getUint32(0, true);
+        const name = readCString(body, 8);
+        const value = this.fs.getxattr(nodeid, name);
+        if (!value) return errorReply(unique, Errno.ENODATA);
+        return this.sized(unique, size, value);
+      }
+      case Opcode.LISTXATTR: {
+        const size = body.getUint32(0, true);
+        const names = this.fs.listxattr(nodeid);
+        const encoded = encodeName(names.map((n) => `${n}\0`).join(""));
+        return this.sized(unique, size, encoded);
+      }
+      case Opcode.DESTROY:
+        return okReply(unique, null);
+      case Opcode.INIT:
+        // The reader thread answers INIT before any worker starts; a second INIT is a protocol error.
+        return errorReply(unique, Errno.EIO);
+      default:
+        return errorReply(unique, WRITE_OPCODES.has(opcode) ? Errno.EROFS : Errno.ENOSYS);
+    }
+  }
+
+  /** xattr answers: size 0 asks for the length; a too-small buffer is ERANGE. */
+  private sized(unique: bigint, size: number, value: Uint8Array): Uint8Array {
+    if (size === 0) return encodeXattrSize(unique, value.byteLength);
+    if (value.byteLength > size) return errorReply(unique, Errno.ERANGE);
+    return okReply(unique, value);
+  }
+
+  private backingFor(ino: bigint): number {
+    if (!this.config.passthrough || !this.fs.backingFile || !this.hooks.openBacking) return 0;
+    const known = this.backingIds.get(ino);
+    if (known !== undefined) return known;
+    const file = this.fs.backingFile(ino);
+    let id = 0;
+    if (file) {
+      id = this.hooks.openBacking(file.path);
+      if (id < 0) {
+        this.hooks.onError?.(`fuse: passthrough for inode ${ino} (${file.path}) refused by the kernel: errno ${-id}`);
+        id = 0;
+      }
+    }
+    this.backingIds.set(ino, id);
+    return id;
+  }
+
+  private readdir(req: Request, plus: boolean): Uint8Array {
+    const { unique, nodeid } = req.header;
+    const offset = Number(req.body.getBigUint64(8, true));
+    const size = req.body.getUint32(16, true);
+    const children = this.fs.readdir(nodeid);
+    // Cookie i means "continue at entry i" of [".", "..", ...children].
+    const total = children.length + 2;
+    const parts: { ino: bigint; mode: number; name: Uint8Array; attr: NodeAttr | null }[] = [];
+    let used = 0;
+    for (let i = offset; i < total; i++) {
+      let ino: bigint;
+      let mode: number;
+      let name: Uint8Array;
+      let attr: NodeAttr | null = null;
+      if (i < 2) {
+        ino = nodeid; // ".." reports our own inode: the kernel fills the real parent itself
+        mode = S_IFDIR;
+        name = i === 0 ? DIR_ENTRY_DOT : DIR_ENTRY_DOTDOT;
+      } else {
+        const c = children[i - 2];
+        ino = BigInt(c.ino);
+        mode = c.mode;
+        name = encodeName(c.name);
+        if (plus) attr = this.fs.getattr(ino);
+      }
+      const rec = plus ? direntPlusSize(name.byteLength) : direntSize(name.byteLength);
+      if (used + rec > size) break;
+      used += rec;
+      parts.push({ ino, mode, name, attr });
+    }
+    return replyWith(unique, used, (dv, start) => {
+      let at = start;
+      let cookie = offset;
+      for (const p of parts) {
+        cookie++;
+        if (plus) {
+          // nodeid 0 for "." / "..": the kernel must not take lookup references on them.
+          writeEntryOut(dv, at, p.attr ? p.ino : 0n, p.attr, this.entryT, this.attrT);
+          writeDirent(dv, at + 128, p.ino, cookie, p.mode, p.name);
+          at += direntPlusSize(p.name.byteLength);
+        } else {
+          writeDirent(dv, at, p.ino, cookie, p.mode, p.name);
+          at += direntSize(p.name.byteLength);
+        }
+      }
+    });
+  }
+
+  private async read(req: Request): Promise<void> {
+    const { unique, nodeid } = req.header;
+    const offset = Number(req.body.getBigUint64(8, true));
+    const size = req.body.getUint32(16, true);
+    this.pending.add(unique);
+    let message: Uint8Array;
+    let payload: Uint8Array | undefined;
+    let errno = 0;
+    let bytes = 0;
+    try {
+      const data = await this.fs.read(nodeid, offset, size);
+      payload = data.byteLength > size ? data.subarray(0, size) : data;
+      bytes = payload.byteLength;
+      message = replyHeader(unique, bytes);
+    } catch (e) {
+      errno = this.errnoOf(e, req);
+      message = errorReply(unique, errno);
+    }
+    // Already answered EINTR by an INTERRUPT: the kernel no longer knows this unique.
+    if (!this.pending.delete(unique)) return;
+    if (payload && this.hooks.replyParts) {
+      if (this.config.options.debug) console.error(`fuse: -> READ unique=${unique} bytes=${bytes}`);
+      this.hooks.replyParts(message, payload);
+    } else {
+      this.send(Opcode.READ, payload ? okReply(unique, payload) : message);
+    }
+    this.hooks.onDone?.(Opcode.READ, errno, bytes);
+  }
+
+  private interrupt(req: Request): void {
+    const target = req.body.getBigUint64(0, true);
+    if (this.pending.delete(target)) {
+      this.send(Opcode.INTERRUPT, errorReply(target, Errno.EINTR));
+      this.hooks.onDone?.(Opcode.READ, Errno.EINTR, 0);
+    }
+  }
+}

@@ -1,0 +1,79 @@
+// Worker entry: serves requests handed over by the reader thread with one instance of the tree.
+// Its event loop stays free (it never reads the device), so awaited fetches in `fs.read` progress
+// while it keeps answering lookups and getattrs.
+import { openSync, closeSync } from "node:fs";
+import { Opcode } from "./abi.ts";
+import { Dispatcher } from "./dispatcher.ts";
+import { FUSE_DEV_IOC_BACKING_OPEN, ioctl, writeFd, writevFd } from "./libc.ts";
+import { Counter, inFlightSlots, totals, type WorkerInit, type WorkerOut } from "./messages.ts";
+import type { FsFactory, ReadOnlyFs } from "./types.ts";
+
+declare const self: Worker;
+
+const post = (m: WorkerOut) => self.postMessage(m);
+const ENOENT = 2;
+const EIO = 5;
+
+async function loadFs(spec: string, init: unknown): Promise<ReadOnlyFs> {
+  const mod = (await import(spec)) as { createFs?: FsFactory; default?: FsFactory };
+  const factory = mod.createFs ?? mod.default;
+  if (typeof factory !== "function") {
+    throw new Error(`fuse/handler-thread.ts: ${spec} exports neither createFs nor a default factory`);
+  }
+  return await factory(init);
+}
+
+function backingOpener(fd: number, count: () => void): (path: string) => number {
+  // Backing ids live until the connection ends (closing /dev/fuse releases them all).
+  return (path) => {
+    const file = openSync(path, "r");
+    try {
+      const map = new DataView(new ArrayBuffer(16)); // struct fuse_backing_map { s32 fd; u32 flags; u64 padding }
+      map.setInt32(0, file, true);
+      const id = ioctl(fd, FUSE_DEV_IOC_BACKING_OPEN, new Uint8Array(map.buffer));
+      if (id > 0) count();
+      return id;
+    } finally {
+      closeSync(file); // the kernel holds its own reference once the backing id exists
+    }
+  };
+}
+
+async function start(msg: WorkerInit): Promise<void> {
+  const fs = await loadFs(msg.fsModule, msg.fsInit);
+  const sums = totals(msg.counters);
+  const inFlight = inFlightSlots(msg.counters);
+  const checkWrite = (rc: number) => {
+    // ENOENT: the kernel dropped the request (interrupted or aborted) before our answer.
+    if (rc < 0 && -rc !== ENOENT) post({ type: "error", message: `fuse/handler-thread.ts: reply write failed: errno ${-rc}` });
+  };
+  const dispatcher = new Dispatcher(fs, { options: msg.options, passthrough: msg.passthrough }, {
+    reply: (message) => checkWrite(writeFd(msg.fd, message)),
+    replyParts: (header, payload) => checkWrite(writevFd(msg.fd, header, payload)),
+    onAccess: msg.recordAccess ? (ino, path) => post({ type: "access", ino, path, at: Date.now() }) : undefined,
+    onError: (message) => post({ type: "error", message }),
+    openBacking: msg.passthrough ? backingOpener(msg.fd, () => Atomics.add(sums, Counter.passthroughOpens, 1n)) : undefined,
+    onDone(opcode, errno, bytesRead) {
+      Atomics.sub(inFlight, msg.index, 1);
+      Atomics.add(sums, Counter.requests, 1n);
+      if (errno === EIO) Atomics.add(sums, Counter.errors, 1n); // ENOENT/ENODATA/EROFS are answers, not failures
+      if (opcode === Opcode.READ) {
+        Atomics.add(sums, Counter.reads, 1n);
+        Atomics.add(sums, Counter.bytesRead, BigInt(bytesRead));
+      }
+    },
+  });
+  msg.port.onmessage = (e) => {
+    try {
+      dispatcher.handle(e.data as Uint8Array);
+    } catch (err) {
+      post({ type: "error", message: `fuse/handler-thread.ts: undecodable request: ${err instanceof Error ? err.message : String(err)}` });
+    }
+  };
+  post({ type: "ready" });
+}
+
+self.onmessage = (e: MessageEvent<WorkerInit>) => {
+  if (e.data.type !== "init") return;
+  start(e.data).catch((err) => post({ type: "failed", message: err instanceof Error ? err.message : String(err) }));
+};

@@ -1,0 +1,87 @@
+// Worker entry: the one thread that blocks in read(2) on /dev/fuse.
+//
+// A blocking device read freezes its thread's event loop, so no thread that runs fs code (and its
+// network fetches) may do it. This thread does nothing else: it answers INIT, then reads requests
+// forever and hands each one, as a transferred buffer, to the handler worker with the fewest
+// requests in flight. Handler workers write their replies to the same fd themselves.
+import { Errno, IN_HEADER_SIZE, Opcode } from "./abi.ts";
+import { decodeInitIn, decodeRequest, encodeInitOut } from "./codec.ts";
+import { negotiate, REQUEST_BUFFER_SIZE } from "./init.ts";
+import { readFd, writeFd } from "./libc.ts";
+import { inFlightSlots, type ReaderInit, type ReaderOut, type ReaderStart } from "./messages.ts";
+
+declare const self: Worker;
+
+const post = (m: ReaderOut) => self.postMessage(m);
+let init: ReaderInit | undefined;
+const buf = new Uint8Array(REQUEST_BUFFER_SIZE);
+
+/** Next request, or a reason to stop. Retries the transient errors the device reports. */
+function next(fd: number): Uint8Array | { stop: string; error: boolean } {
+  for (;;) {
+    const n = readFd(fd, buf);
+    if (n >= IN_HEADER_SIZE) return buf.slice(0, n);
+    if (n >= 0) return { stop: `fuse/reader-thread.ts: short read of ${n} bytes from /dev/fuse`, error: true };
+    const e = -n;
+    // ENOENT: the request was interrupted before we read it; EINTR/EAGAIN: try again.
+    if (e === Errno.ENOENT || e === Errno.EINTR || e === Errno.EAGAIN) continue;
+    if (e === Errno.ENODEV) return { stop: "unmounted", error: false };
+    if (e === Errno.ECONNABORTED) return { stop: "connection aborted", error: false };
+    return { stop: `fuse/reader-thread.ts: read(/dev/fuse) failed: errno ${e}`, error: true };
+  }
+}
+
+function answerInit(msg: ReaderInit): void {
+  const first = next(msg.fd);
+  if (!(first instanceof Uint8Array)) return post({ type: "exit", reason: first.stop, error: true });
+  const req = decodeRequest(first);
+  if (req.header.opcode !== Opcode.INIT) {
+    return post({ type: "exit", reason: `fuse/reader-thread.ts: first request is opcode ${req.header.opcode}, expected INIT`, error: true });
+  }
+  const { out, negotiated } = negotiate(decodeInitIn(req.body), msg.wantPassthrough);
+  const rc = writeFd(msg.fd, encodeInitOut(req.header.unique, out));
+  if (rc < 0) return post({ type: "exit", reason: `fuse/reader-thread.ts: INIT reply refused by the kernel: errno ${-rc}`, error: true });
+  post({ type: "negotiated", negotiated });
+}
+
+function serve(msg: ReaderInit, ports: MessagePort[]): void {
+  const inFlight = inFlightSlots(msg.counters);
+  const n = ports.length;
+  let rr = 0;
+  for (;;) {
+    const got = next(msg.fd);
+    if (!(got instanceof Uint8Array)) return post({ type: "exit", reason: got.stop, error: got.error });
+    const opcode = new DataView(got.buffer).getUint32(4, true);
+    if (opcode === Opcode.INTERRUPT) {
+      // The interrupted request may sit in any worker: each checks its own pending set.
+      for (const p of ports) p.postMessage(got.slice());
+      continue;
+    }
+    let target: number;
+    if (opcode === Opcode.OPEN) {
+      // Same inode → same worker, so one worker owns each inode's passthrough backing id.
+      target = Number(new DataView(got.buffer).getBigUint64(16, true) % BigInt(n));
+    } else {
+      target = rr;
+      let best = Atomics.load(inFlight, rr);
+      for (let i = 1; i < n && best > 0; i++) {
+        const j = (rr + i) % n;
+        const v = Atomics.load(inFlight, j);
+        if (v < best) { best = v; target = j; }
+      }
+      rr = (rr + 1) % n;
+    }
+    if (opcode !== Opcode.FORGET && opcode !== Opcode.BATCH_FORGET) Atomics.add(inFlight, target, 1);
+    ports[target].postMessage(got, [got.buffer as ArrayBuffer]);
+  }
+}
+
+self.onmessage = (e: MessageEvent<ReaderInit | ReaderStart>) => {
+  const msg = e.data;
+  if (msg.type === "init") {
+    init = msg;
+    answerInit(msg);
+  } else if (init) {
+    serve(init, msg.ports);
+  }
+};

@@ -1,0 +1,4 @@
+import { nativeSnapshotter } from '../../../plugins/snapshotter-native/index.ts';
+import { snapshotterSuite } from '../../core/layer/snapshotter-suite.ts';
+
+snapshotterSuite('native', nativeSnapshotter);

@@ -1,0 +1,18 @@
+import { buildEstargz } from "/work/main/plugins/snapshotter-stargz/estargz/writer.ts";
+import { verifyBlob } from "/work/main/plugins/snapshotter-stargz/estargz/verify.ts";
+import { fileSource, openEstargz } from "/work/main/plugins/snapshotter-stargz/estargz/reader.ts";
+const level = Number(process.argv[2] ?? 9);
+const workers = Number(process.argv[3] ?? 0);
+let t = performance.now();
+const w = Bun.file("/tmp/go119.esgz").writer();
+const r = await buildEstargz({ path: "/tmp/go119.tar" }, { level, workers, sink: async (b) => { w.write(b); await w.flush(); } });
+await w.end();
+console.log(`build level ${level} workers ${workers}: ${((performance.now() - t) / 1000).toFixed(1)} s, ${r.uncompressedSize} -> ${r.compressedSize}`);
+t = performance.now();
+const src = fileSource("/tmp/go119.esgz", r.compressedSize);
+const rd = await openEstargz(src, { layerDigest: "x", expectedTocDigest: r.tocDigest });
+console.log(`open: ${(performance.now() - t).toFixed(0)} ms, ${rd.entries.length} entries`);
+t = performance.now();
+const rep = await verifyBlob(src, { layerDigest: "x", expectedTocDigest: r.tocDigest, expectedDiffID: r.diffID });
+console.log(`verify: ${((performance.now() - t) / 1000).toFixed(1)} s`, rep.files, rep.chunks);
+console.log(r.tocDigest, r.diffID);
