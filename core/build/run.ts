@@ -50,10 +50,22 @@ export async function runBuild(req: BuildRequest, svc: BuildServices): Promise<B
   const resolved = new Map<string, Promise<ImageInfo>>();
   const resolve = (ref: string, platform: Platform) => {
     const k = `${ref}|${platform.os}/${platform.architecture}/${platform.variant ?? ''}`;
-    if (!resolved.has(k)) resolved.set(k, svc.worker.images.resolve(ref, platform));
+    if (!resolved.has(k)) {
+      resolved.set(
+        k,
+        svc.worker.images.resolve(ref, platform).catch((e: Error) => {
+          throw new Error(e.message.includes(ref) ? e.message : `resolving image ${ref}: ${e.message}`);
+        }),
+      );
+    }
     return resolved.get(k)!;
   };
-  const worker: Worker = { ...svc.worker, images: { ...svc.worker.images, resolve: (r, p) => resolve(r, p) } };
+  // One resolution per reference for the whole build (frontend and solver share it).
+  const base = svc.worker.images;
+  const worker: Worker = {
+    ...svc.worker,
+    images: { resolve: (r, p) => resolve(r, p), unpack: (i, p, s) => base.unpack(i, p, s), openBlob: (i, d) => base.openBlob(i, d) },
+  };
   for (const s of Object.values(req.secrets)) svc.progress.redact(new TextDecoder().decode(s).trim());
 
   const filename = req.opts.filename ?? 'Dockerfile';
@@ -91,7 +103,7 @@ export async function runBuild(req: BuildRequest, svc: BuildServices): Promise<B
   if (exporters.length === 0) return { graph, exports };
 
   const epoch = sourceDateEpoch(req.opts);
-  const base = graph.image.baseImage ? await resolve(graph.image.baseImage, graph.image.platform) : undefined;
+  const baseImage = graph.image.baseImage ? await resolve(graph.image.baseImage, graph.image.platform) : undefined;
   const needLayers = exporters.some((e) => NEEDS_LAYERS.has(e.spec.type));
   const tmp = fs.mkdtempSync(join(svc.worker.root, 'tmp', 'export-'));
   const rootfs = join(tmp, 'rootfs');
@@ -108,7 +120,7 @@ export async function runBuild(req: BuildRequest, svc: BuildServices): Promise<B
     const input: ExportInput = {
       rootfs,
       layers,
-      imageConfig: imageConfig(graph, base, layers, epoch),
+      imageConfig: imageConfig(graph, baseImage, layers, epoch),
       scratch: result.layers.length === 0,
       sourceDateEpoch: epoch,
     };

@@ -1,7 +1,7 @@
 // A snapshotter whose snapshots are directories under its root (snapshots/<id>/fs and work).
 // The bookkeeping is shared; a driver decides how a snapshot's fs is filled, mounted and diffed
 // (overlay stacks layer dirs as lowerdirs; native keeps a full copy per snapshot).
-import { lstatSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Mount, PrepareOptions, SnapshotInfo, SnapshotKind, SnapshotUsage } from '../snapshot/types.ts';
@@ -89,6 +89,7 @@ export class DirSnapshotter implements LayerSnapshotter {
   }
 
   async mounts(key: string): Promise<Mount[]> {
+    this.store.refresh();
     const s = this.store.require(key, ['active', 'view']);
     return this.driver.mounts(this.dirs(s.kind, s.id, s.parent));
   }
@@ -103,26 +104,32 @@ export class DirSnapshotter implements LayerSnapshotter {
   }
 
   async remove(key: string): Promise<void> {
-    await this.store.update((snaps) => {
+    const id = await this.store.update((snaps) => {
       const s = this.store.require(key);
       const children = this.store.children(key);
       if (children.length) throw new Error(`snapshot ${JSON.stringify(key)} has children (${children.map((c) => JSON.stringify(c)).join(', ')}): remove them first`);
       delete snaps[key];
-      rmSync(this.store.dir(s.id), { recursive: true, force: true });
+      // Out of the way under the lock; deleted after it (a crash leaves an orphan, swept at start).
+      renameSync(this.store.dir(s.id), this.store.dir(s.id) + '.removing');
+      return s.id;
     });
+    rmSync(this.store.dir(id) + '.removing', { recursive: true, force: true });
   }
 
   async stat(key: string): Promise<SnapshotInfo | undefined> {
+    this.store.refresh();
     const s = this.store.get(key);
     return s && this.store.info(key, s);
   }
 
   async usage(key: string): Promise<SnapshotUsage> {
+    this.store.refresh();
     const s = this.store.require(key);
     return diskUsage(join(this.store.dir(s.id), 'fs'));
   }
 
   async walk(fn: (info: SnapshotInfo) => void | Promise<void>): Promise<void> {
+    this.store.refresh();
     for (const k of this.store.keys()) {
       const s = this.store.get(k);
       if (s) await fn(this.store.info(k, s));
@@ -132,6 +139,7 @@ export class DirSnapshotter implements LayerSnapshotter {
   async close(): Promise<void> {}
 
   async applyLayer(key: string, parent: string | undefined, tar: TarSource, opts?: PrepareOptions): Promise<LayerDigest> {
+    this.store.refresh();
     if (this.store.get(key)) throw new Error(`snapshot ${JSON.stringify(key)} already exists`);
     const tmpKey = `extract-${randomBytes(6).toString('hex')} ${key}`;
     await this.prepare(tmpKey, parent);
@@ -148,6 +156,7 @@ export class DirSnapshotter implements LayerSnapshotter {
   }
 
   async diff(key: string, opts: DiffOptions = {}): Promise<LayerStream> {
+    this.store.refresh();
     const s = this.store.require(key, ['active', 'committed']);
     return this.driver.diff(this.dirs(s.kind, s.id, s.parent), opts);
   }

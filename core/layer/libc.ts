@@ -14,6 +14,7 @@ const SYMBOLS = {
   mount: { args: [cstring, cstring, cstring, u64, cstring], returns: i32 },
   umount2: { args: [cstring, i32], returns: i32 },
   utimensat: { args: [i32, cstring, ptr, i32], returns: i32 },
+  flock: { args: [i32, i32], returns: i32 },
   __errno_location: { args: [], returns: ptr },
 } as const;
 
@@ -138,4 +139,16 @@ const AT_SYMLINK_NOFOLLOW = 0x100;
 export function lutimesNs(path: string, atimeNs: bigint, mtimeNs: bigint): void {
   const ts = new BigInt64Array([atimeNs / 1_000_000_000n, atimeNs % 1_000_000_000n, mtimeNs / 1_000_000_000n, mtimeNs % 1_000_000_000n]);
   check(lib.symbols.utimensat(AT_FDCWD, c(path), ts, AT_SYMLINK_NOFOLLOW), 'utimensat', path);
+}
+
+/** Blocks until this process holds an exclusive lock on the open file `fd` (released on close). */
+export function flockExclusive(fd: number, what: string): void {
+  for (;;) {
+    try {
+      check(lib.symbols.flock(fd, 2 /* LOCK_EX */), 'flock', what);
+      return;
+    } catch (e) {
+      if ((e as SysError).code !== 'EINTR') throw e;
+    }
+  }
 }

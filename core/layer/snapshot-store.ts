@@ -1,8 +1,10 @@
 // Metadata of directory-backed snapshots (overlay, native): one JSON file rewritten atomically
-// (temp file + rename) after each change, changes serialised within the process.
+// (temp file + rename) after each change. Changes are serialised within the process and, with
+// flock on a lock file, between processes sharing the root; each change starts from the file.
 import * as v from 'valibot';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { flockExclusive } from './libc.ts';
 import type { SnapshotInfo, SnapshotKind } from '../snapshot/types.ts';
 
 const RecordSchema = v.object({
@@ -26,13 +28,29 @@ export class SnapshotStore {
   private queue: Promise<unknown> = Promise.resolve();
   readonly snapshotsDir: string;
   private readonly file: string;
+  private readonly lockFile: string;
 
   constructor(readonly root: string) {
     this.snapshotsDir = join(root, 'snapshots');
     this.file = join(root, 'metadata.json');
+    this.lockFile = join(root, 'metadata.lock');
     mkdirSync(this.snapshotsDir, { recursive: true });
-    this.meta = this.load();
-    this.removeOrphans();
+    this.meta = this.locked(() => {
+      this.meta = this.load();
+      this.removeOrphans();
+      return this.meta;
+    });
+  }
+
+  /** Runs fn holding the cross-process lock (held only for short, synchronous steps). */
+  private locked<T>(fn: () => T): T {
+    const fd = openSync(this.lockFile, 'a', 0o600);
+    try {
+      flockExclusive(fd, this.lockFile);
+      return fn();
+    } finally {
+      closeSync(fd);
+    }
   }
 
   private load(): Meta {
@@ -70,22 +88,29 @@ export class SnapshotStore {
     renameSync(tmp, this.file);
   }
 
-  /** Runs `fn` on the metadata with no other change in between; saves if it returns normally. */
-  update<T>(fn: (snapshots: Record<string, SnapshotRecord>, allocId: () => number) => T | Promise<T>): Promise<T> {
-    const run = async () => {
-      const before = JSON.stringify(this.meta);
-      try {
-        const out = await fn(this.meta.snapshots, () => this.meta.nextId++);
-        this.save();
-        return out;
-      } catch (e) {
-        this.meta = JSON.parse(before);
-        throw e;
-      }
-    };
+  /** Runs `fn` on the current metadata with no other change in between (in this or another
+   *  process); saves if it returns normally. */
+  update<T>(fn: (snapshots: Record<string, SnapshotRecord>, allocId: () => number) => T): Promise<T> {
+    const run = async () =>
+      this.locked(() => {
+        this.meta = this.load();
+        try {
+          const out = fn(this.meta.snapshots, () => this.meta.nextId++);
+          this.save();
+          return out;
+        } catch (e) {
+          this.meta = this.load(); // drop a half-made change
+          throw e;
+        }
+      });
     const p = this.queue.then(run, run);
     this.queue = p.catch(() => {});
     return p;
+  }
+
+  /** Re-reads the metadata (another process may have changed it). */
+  refresh(): void {
+    this.meta = this.locked(() => this.load());
   }
 
   get(key: string): SnapshotRecord | undefined {

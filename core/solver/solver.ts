@@ -149,7 +149,7 @@ export class Solver {
     const cached = !this.opts.noCache && !v.meta.ignoreCache ? this.records.get(key) : undefined;
     if (cached && (await this.worker.snapshotter.stat(cached.snapshot))) {
       this.records.touch(key);
-      this.opts.progress.cached(ref, v.meta.name);
+      this.showCached(ref);
       return { kind: 'fs', layers: cached.layers, snapshot: async () => cached.snapshot };
     }
     // Inputs first (in parallel), then this vertex.
@@ -161,6 +161,17 @@ export class Solver {
       if (op.op === 'file') return this.file(key, v, op);
       return this.merge(key, v, op.inputs);
     });
+  }
+
+  /** A cache hit makes its inputs unnecessary; they are shown CACHED too, as BuildKit does
+   *  (inputs that this build solves anyway are shown by their own run). */
+  private readonly shown = new Set<Ref>();
+  private showCached(ref: Ref): void {
+    if (this.shown.has(ref)) return;
+    this.shown.add(ref);
+    const v = this.vertex(ref);
+    for (const input of inputRefs(v.op)) if (!this.results.has(input)) this.showCached(input);
+    if (v.op.op !== 'source.local' && v.op.op !== 'source.scratch') this.opts.progress.cached(ref, v.meta.name);
   }
 
   private async imageSource(v: Vertex, ref: string, platform: Platform): Promise<FsResult> {

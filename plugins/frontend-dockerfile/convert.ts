@@ -4,9 +4,11 @@
 import type { BuildGraph, ImageRuntimeConfig, Platform, Ref } from '../../core/graph/ops.ts';
 import { FrontendError, type FrontendRequest, type ResolvedImage } from '../../core/frontend/types.ts';
 import { formatPlatform, parsePlatform } from '../../core/image/platform.ts';
-import { parseDockerfile, parseLine, nodeError, type Node } from './parser.ts';
+import { parseReference } from '../../core/registry/reference.ts';
+import { parseDockerfile, nodeError, type Node } from './parser.ts';
 import { compileProgram, type Program, type StageDef } from './stages.ts';
 import { compile } from './instructions/index.ts';
+import type { Command } from './instructions/types.ts';
 import { expandWord, ExpandError } from './expand.ts';
 import { GraphBuilder } from './graph.ts';
 import { parseIgnoreFile } from './dockerignore.ts';
@@ -68,17 +70,13 @@ class Converter {
     this.targetPlatform = optPlatform(req.opts.platform, req.hostPlatform);
     for (const [k, v] of [...platformArgs('TARGET', this.targetPlatform), ...platformArgs('BUILD', req.hostPlatform)]) this.predefined.set(k, v);
     this.ctx = {
-      file: program.file,
       escape: program.escape,
       graph: this.graph,
       buildArgs: this.buildArgs,
       globalArgs: this.globalArgs,
       predefinedArgs: this.predefined,
-      targetPlatform: this.targetPlatform,
-      buildPlatform: req.hostPlatform,
       context: () => (this.contextRef ??= this.makeContext()),
       stageByRef: (from, node, current) => this.stageByRef(from, node, current),
-      resolveImage: (ref, platform, node) => this.resolveImage(ref, platform, node),
     };
   }
 
@@ -96,13 +94,14 @@ class Converter {
     return { vertices: this.graph.vertices, root, image };
   }
 
-  /** ARGs before the first FROM: defaults expanded with the ARGs before them; build-args win. */
+  /** ARGs before the first FROM: a build-arg wins, else the default (expanded with the ARGs
+   *  before it), else a predefined platform value of that name. */
   private resolveGlobalArgs(): void {
     for (const { node, args } of this.program.globalArgs) {
       for (const { key, value } of args) {
-        let v = this.buildArgs.get(key) ?? this.predefined.get(key);
+        let v = this.buildArgs.get(key);
         if (v === undefined && value !== undefined) v = this.expandMeta(node, value);
-        this.globalArgs.set(key, v);
+        this.globalArgs.set(key, v ?? this.predefined.get(key));
       }
     }
   }
@@ -203,6 +202,11 @@ class Converter {
       st.args = new Map(base.args);
       st.env = [...base.env];
     } else if (image.toLowerCase() !== 'scratch') {
+      try {
+        parseReference(image);
+      } catch (e) {
+        throw nodeError(node, `failed to parse stage name ${JSON.stringify(image)}: ${(e as Error).message}`);
+      }
       resolved = await this.resolveImage(image, platform, node);
       st.config = cloneConfig(resolved.config ?? {});
       st.platform = resolved.platform ?? platform;
@@ -212,7 +216,7 @@ class Converter {
     if (!(st.config.Env ?? []).some((kv) => kv.startsWith('PATH='))) st.config.Env = [...(st.config.Env ?? []), `PATH=${DEFAULT_PATH}`];
     if (!baseStage) st.env = [...(st.config.Env ?? [])];
     // ONBUILD triggers of the base (image or stage) run first, then are cleared.
-    const triggers = (st.config.OnBuild ?? []).map((text, i) => compile(this.triggerNode(text, `${image} ONBUILD`, i + 1, node), '\\'));
+    const triggers = (st.config.OnBuild ?? []).map((text) => this.trigger(text, image, node));
     delete st.config.OnBuild;
     const commands = stage.commands;
     st.total = (resolved ? 1 : 0) + triggers.length + commands.filter((c) => STEP_INSTRUCTIONS.has(c.node.cmd)).length;
@@ -227,15 +231,18 @@ class Converter {
     return st;
   }
 
-  private triggerNode(text: string, file: string, line: number, from: Node): Node {
+  /** Compiles an ONBUILD trigger of the base; its errors point at the FROM line. */
+  private trigger(text: string, image: string, from: Node): Command {
     try {
-      const n = parseLine(text, { file, startLine: line, endLine: line });
+      const df = parseDockerfile(text, `${image} ONBUILD`);
+      if (df.nodes.length !== 1) throw new Error('an ONBUILD trigger must be a single instruction');
+      const n = df.nodes[0];
       if (n.cmd === 'onbuild' || n.cmd === 'from' || n.cmd === 'maintainer') {
-        throw nodeError(n, `${n.cmd.toUpperCase()} isn't allowed as an ONBUILD trigger`);
+        throw new Error(`${n.cmd.toUpperCase()} isn't allowed as an ONBUILD trigger`);
       }
-      return n;
+      return compile(n, df.directives.escape);
     } catch (e) {
-      throw nodeError(from, `base image ONBUILD trigger ${JSON.stringify(text)}: ${(e as Error).message}`);
+      throw nodeError(from, `ONBUILD trigger ${JSON.stringify(text)} of ${image}: ${(e as Error).message}`);
     }
   }
 

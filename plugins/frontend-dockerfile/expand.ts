@@ -1,7 +1,7 @@
 // Variable expansion with the rules of BuildKit's shell lexer: $V, ${V}, ${V:-w}, ${V-w}, ${V:+w},
-// ${V+w}, ${V:?w}, ${V?w}, ${V#p} ${V##p} ${V%p} ${V%%p}, quotes and the Dockerfile escape token.
-// The frontend expands the arguments of ADD COPY ENV EXPOSE FROM LABEL STOPSIGNAL USER VOLUME
-// WORKDIR (and ARG defaults); RUN/CMD/ENTRYPOINT are left to the shell in the container.
+// ${V+w}, ${V:?w}, ${V?w}, ${V#p} ${V##p} ${V%p} ${V%%p}, ${V/p/r} ${V//p/r}, quotes and the
+// Dockerfile escape token. The frontend expands the arguments of ADD COPY ENV EXPOSE FROM LABEL
+// STOPSIGNAL USER VOLUME WORKDIR (and ARG defaults); RUN/CMD/ENTRYPOINT are left to the shell.
 
 export type Env = ReadonlyMap<string, string>;
 
@@ -14,8 +14,8 @@ export interface LexOptions {
   rawEscapes?: boolean;
   /** Leave unset variables as written instead of expanding them to "". */
   skipUnset?: boolean;
-  /** Heredoc body rules: no quote processing; the escape token only escapes $, itself and newline. */
-  heredoc?: boolean;
+  /** Quotes are ordinary characters (heredoc bodies). */
+  skipQuotes?: boolean;
 }
 
 export class ExpandError extends Error {
@@ -26,267 +26,293 @@ export class ExpandError extends Error {
 }
 
 const SPECIAL_PARAMS = '@*#?-$!0';
+const isSpace = (c: string) => /\s/.test(c);
+
+/** Collects words the way the shell splits them: unquoted whitespace separates, quoted text and
+ *  escaped characters never do; empty words are dropped. */
+class Words {
+  private word = '';
+  private inWord = false;
+  readonly list: string[] = [];
+
+  addChar(ch: string): void {
+    if (isSpace(ch)) {
+      if (this.inWord && this.word !== '') {
+        this.list.push(this.word);
+        this.word = '';
+        this.inWord = false;
+      }
+    } else this.addRaw(ch);
+  }
+  addString(s: string): void {
+    for (const ch of s) this.addChar(ch);
+  }
+  addRaw(s: string): void {
+    this.word += s;
+    this.inWord = true;
+  }
+  done(): string[] {
+    if (this.word !== '') this.list.push(this.word);
+    this.word = '';
+    this.inWord = false;
+    return this.list;
+  }
+}
 
 class Lexer {
   private pos = 0;
   private readonly esc: string;
-  private words: string[] = [];
-  private word = '';
-  private wordStarted = false;
-  /** >0 while reading the word of a ${V:-word}: its text belongs to the expansion, not a word. */
-  private depth = 0;
+  private rawEscapes: boolean;
 
   constructor(
     private readonly src: string,
     private readonly env: Env,
     private readonly opts: LexOptions,
-    private readonly split: boolean,
   ) {
     this.esc = opts.escape ?? '\\';
+    this.rawEscapes = opts.rawEscapes ?? false;
   }
 
-  run(): { text: string; words: string[] } {
-    const text = this.until(null);
-    if (this.split) this.endWord();
-    return { text, words: this.words };
+  private peek(): string | undefined {
+    return this.src[this.pos];
   }
 
-  private endWord(): void {
-    if (this.wordStarted || this.word !== '') this.words.push(this.word);
-    this.word = '';
-    this.wordStarted = false;
-  }
-
-  private emit(s: string, out: { s: string }, started = true): void {
-    out.s += s;
-    if (this.split && this.depth === 0) {
-      this.word += s;
-      if (started) this.wordStarted = true;
-    }
-  }
-
-  /** Reads until `stop` (consumed) or the end; returns the processed text. */
-  private until(stop: string | null): string {
-    const out = { s: '' };
-    const s = this.src;
-    while (this.pos < s.length) {
-      const ch = s[this.pos];
-      if (stop !== null && ch === stop) {
-        this.pos++;
-        return out.s;
-      }
-      if (ch === this.esc) {
-        this.pos++;
-        if (this.opts.heredoc) {
-          const next = s[this.pos];
-          if (next === '$' || next === this.esc) {
-            this.emit(next, out);
-            this.pos++;
-          } else if (next === '\n') {
-            this.pos++;
-          } else {
-            this.emit(ch, out);
-          }
+  /** Reads up to `stop` (consumed) or the end of input. */
+  stopOn(stop: string | null, rawEscapes: boolean): { text: string; words: string[] } {
+    const saved = this.rawEscapes;
+    this.rawEscapes = rawEscapes;
+    try {
+      let text = '';
+      const words = new Words();
+      while (this.pos < this.src.length) {
+        const ch = this.src[this.pos];
+        if (stop !== null && ch === stop) {
+          this.pos++;
+          return { text, words: words.done() };
+        }
+        if (ch === '$') {
+          const v = this.dollar();
+          text += v;
+          words.addString(v); // unquoted expansions are split into words
           continue;
         }
-        if (this.opts.rawEscapes) this.emit(ch, out);
-        if (this.pos >= s.length) break; // a trailing escape is dropped
-        this.emit(s[this.pos], out);
+        if (!this.opts.skipQuotes && (ch === "'" || ch === '"')) {
+          const v = ch === "'" ? this.singleQuoted() : this.doubleQuoted();
+          text += v;
+          words.addRaw(v);
+          continue;
+        }
         this.pos++;
-        continue;
+        if (ch === this.esc) {
+          if (this.rawEscapes) {
+            words.addRaw(ch);
+            text += ch;
+          }
+          if (this.pos >= this.src.length) break; // a trailing escape is dropped
+          const next = this.src[this.pos++];
+          words.addRaw(next);
+          text += next;
+          continue;
+        }
+        words.addChar(ch);
+        text += ch;
       }
-      if (!this.opts.heredoc && ch === "'") {
-        this.emit(this.singleQuoted(), out);
-        continue;
-      }
-      if (!this.opts.heredoc && ch === '"') {
-        this.emit(this.doubleQuoted(), out);
-        continue;
-      }
-      if (ch === '$') {
-        // An expansion that yields "" does not start a word on its own, like the shell.
-        const v = this.dollar();
-        this.emit(v, out, v !== '');
-        continue;
-      }
-      if (this.split && stop === null && /\s/.test(ch)) {
-        out.s += ch;
-        this.endWord();
-        this.pos++;
-        continue;
-      }
-      this.emit(ch, out);
-      this.pos++;
+      if (stop !== null) throw new ExpandError(`unexpected end of statement while looking for matching ${stop}`);
+      return { text, words: words.done() };
+    } finally {
+      this.rawEscapes = saved;
     }
-    if (stop !== null) throw new ExpandError(`syntax error: missing '${stop}' in ${JSON.stringify(this.src)}`);
-    return out.s;
   }
 
   private singleQuoted(): string {
-    const s = this.src;
     const start = ++this.pos;
-    const end = s.indexOf("'", start);
-    if (end < 0) throw new ExpandError(`unexpected end of statement while looking for matching single-quote in ${JSON.stringify(s)}`);
+    const end = this.src.indexOf("'", start);
+    if (end < 0) throw new ExpandError('unexpected end of statement while looking for matching single-quote');
     this.pos = end + 1;
-    const body = s.slice(start, end);
-    if (this.split && this.depth === 0) this.wordStarted = true;
+    const body = this.src.slice(start, end);
     return this.opts.rawQuotes ? `'${body}'` : body;
   }
 
   private doubleQuoted(): string {
-    const s = this.src;
     this.pos++;
-    let out = '';
+    let out = this.opts.rawQuotes ? '"' : '';
     for (;;) {
-      if (this.pos >= s.length) throw new ExpandError(`unexpected end of statement while looking for matching double-quote in ${JSON.stringify(s)}`);
-      const ch = s[this.pos];
+      const ch = this.peek();
+      if (ch === undefined) throw new ExpandError('unexpected end of statement while looking for matching double-quote');
       if (ch === '"') {
         this.pos++;
-        break;
+        return this.opts.rawQuotes ? out + '"' : out;
       }
       if (ch === '$') {
         out += this.dollar();
         continue;
       }
+      this.pos++;
       if (ch === this.esc) {
-        const next = s[this.pos + 1];
+        if (this.rawEscapes) out += ch;
+        const next = this.peek();
+        if (next === undefined) continue;
         // Inside double quotes only ", $ and the escape token itself can be escaped.
         if (next === '"' || next === '$' || next === this.esc) {
-          if (this.opts.rawEscapes) out += ch;
           out += next;
-          this.pos += 2;
+          this.pos++;
           continue;
         }
       }
       out += ch;
-      this.pos++;
     }
-    if (this.split && this.depth === 0) this.wordStarted = true;
-    return this.opts.rawQuotes ? `"${out}"` : out;
   }
 
   private name(): string {
     const s = this.src;
-    if (this.pos < s.length && /[0-9]/.test(s[this.pos])) {
+    const first = s[this.pos];
+    if (first === undefined) return '';
+    if (/\p{Nd}/u.test(first)) {
       const start = this.pos;
-      while (this.pos < s.length && /[0-9]/.test(s[this.pos])) this.pos++;
+      while (this.pos < s.length && /\p{Nd}/u.test(s[this.pos])) this.pos++;
       return s.slice(start, this.pos);
     }
-    if (this.pos < s.length && SPECIAL_PARAMS.includes(s[this.pos])) return s[this.pos++];
+    if (SPECIAL_PARAMS.includes(first)) return s[this.pos++];
     const start = this.pos;
-    while (this.pos < s.length && /[\p{L}\p{N}_]/u.test(s[this.pos])) this.pos++;
+    while (this.pos < s.length && /[\p{L}\p{Nd}_]/u.test(s[this.pos])) this.pos++;
     return s.slice(start, this.pos);
-  }
-
-  private lookup(name: string): string | undefined {
-    return this.env.get(name);
   }
 
   /** At a "$": returns its expansion. */
   private dollar(): string {
-    const s = this.src;
     this.pos++;
-    if (this.pos >= s.length) return '$';
-    if (s[this.pos] !== '{') {
+    if (this.peek() !== '{') {
       const name = this.name();
       if (name === '') return '$';
-      const v = this.lookup(name);
+      const v = this.env.get(name);
       if (v === undefined && this.opts.skipUnset) return `$${name}`;
       return v ?? '';
     }
-    const open = this.pos;
     this.pos++;
+    const first = this.peek();
+    if (first === undefined) throw new ExpandError("syntax error: missing '}'");
+    if (first === '{' || first === '}' || first === ':') throw new ExpandError('syntax error: bad substitution');
     const name = this.name();
-    if (this.pos >= s.length) throw new ExpandError(`syntax error: missing '}' in ${JSON.stringify(s)}`);
-    if (name === '') throw new ExpandError(`bad substitution in ${JSON.stringify(s)}`);
-    const value = this.lookup(name);
-    let op = s[this.pos++];
+    const value = this.env.get(name);
+    const set = value !== undefined;
+    let op = this.src[this.pos++] ?? '';
+    if (op === '') throw new ExpandError("syntax error: missing '}'");
     if (op === '}') {
-      if (value === undefined && this.opts.skipUnset) return s.slice(open - 1, this.pos);
+      if (!set && this.opts.skipUnset) return `\${${name}}`;
       return value ?? '';
     }
-    let colon = false;
+    if (op === '/') return this.substitute(name, value);
+    let shownOp = op;
+    let nullIsUnset = false;
     if (op === ':') {
-      colon = true;
-      op = s[this.pos++];
-      if (op !== '-' && op !== '+' && op !== '?') {
-        throw new ExpandError(`unsupported modifier (:${op ?? ''}) in substitution ${JSON.stringify(s)}`);
-      }
-    } else if ((op === '#' || op === '%') && s[this.pos] === op) {
-      this.pos++;
-      op = op + op;
-    } else if (!'-+?#%'.includes(op)) {
-      throw new ExpandError(`unsupported modifier (${op}) in substitution ${JSON.stringify(s)}`);
+      nullIsUnset = true;
+      op = this.src[this.pos++] ?? '';
+      shownOp += op;
+    } else if (!'+-?#%'.includes(op)) {
+      throw new ExpandError(`unsupported modifier (${op}) in substitution`);
     }
-    this.depth++;
-    const word = this.until('}');
-    this.depth--;
-    const unset = colon ? value === undefined || value === '' : value === undefined;
+    const word = this.modifierWord(op === '#' || op === '%');
+    if (!set && this.opts.skipUnset) return `\${${name}${shownOp}${word}}`;
+    const unset = !set || (nullIsUnset && value === '');
     switch (op) {
       case '-':
         return unset ? word : value!;
       case '+':
         return unset ? '' : word;
       case '?':
-        if (unset) throw new ExpandError(`${name}: ${word || (colon ? 'is not allowed to be empty' : 'is not allowed to be unset')}`);
+        if (!set) throw new ExpandError(`${name}: ${word || 'is not allowed to be unset'}`);
+        if (nullIsUnset && value === '') throw new ExpandError(`${name}: ${word || 'is not allowed to be empty'}`);
         return value!;
+      case '#':
+      case '%': {
+        const greedy = word.startsWith(op);
+        const pattern = greedy ? word.slice(1) : word;
+        return op === '#' ? trimPrefix(pattern, value ?? '', greedy) : trimSuffix(pattern, value ?? '', greedy);
+      }
       default:
-        return trimPattern(value ?? '', word, op as '#' | '##' | '%' | '%%');
+        throw new ExpandError(`unsupported modifier (${shownOp}) in substitution`);
     }
   }
-}
 
-/** ${V#p} ${V##p} (prefix) and ${V%p} ${V%%p} (suffix) with shell glob patterns. */
-function trimPattern(value: string, pattern: string, op: '#' | '##' | '%' | '%%'): string {
-  const re = new RegExp(`^${globToRegex(pattern)}$`, 's');
-  const n = value.length;
-  if (op === '#' || op === '##') {
-    const lens = op === '#' ? range(0, n) : range(0, n).reverse();
-    for (const k of lens) if (re.test(value.slice(0, k))) return value.slice(k);
-  } else {
-    const lens = op === '%' ? range(0, n) : range(0, n).reverse();
-    for (const k of lens) if (re.test(value.slice(n - k))) return value.slice(0, n - k);
+  private modifierWord(rawEscapes: boolean): string {
+    try {
+      return this.stopOn('}', rawEscapes).text;
+    } catch (e) {
+      if (e instanceof ExpandError && this.pos >= this.src.length) throw new ExpandError("syntax error: missing '}'");
+      throw e;
+    }
   }
-  return value;
-}
 
-function range(a: number, b: number): number[] {
-  const out: number[] = [];
-  for (let i = a; i <= b; i++) out.push(i);
-  return out;
-}
-
-function globToRegex(p: string): string {
-  let re = '';
-  for (let i = 0; i < p.length; i++) {
-    const c = p[i];
-    if (c === '*') re += '.*';
-    else if (c === '?') re += '.';
-    else if (c === '[') {
-      const end = p.indexOf(']', i + 2);
-      if (end < 0) re += '\\[';
-      else {
-        let cls = p.slice(i + 1, end);
-        if (cls.startsWith('!')) cls = '^' + cls.slice(1);
-        re += `[${cls.replace(/\\/g, '\\\\')}]`;
-        i = end;
-      }
-    } else if (c === '\\' && i + 1 < p.length) re += escapeRe(p[++i]);
-    else re += escapeRe(c);
+  /** ${V/pattern/replacement} (first match) and ${V//pattern/replacement} (all). */
+  private substitute(name: string, value: string | undefined): string {
+    const all = this.peek() === '/';
+    if (all) this.pos++;
+    let pattern: string;
+    try {
+      pattern = this.stopOn('/', true).text;
+    } catch (e) {
+      if (e instanceof ExpandError && this.pos >= this.src.length) throw new ExpandError("syntax error: missing '/' in ${}");
+      throw e;
+    }
+    const replacement = this.modifierWord(true);
+    if (value === undefined && this.opts.skipUnset) return `\${${name}/${pattern}/${replacement}}`;
+    const re = shellPatternToRegex(pattern, true, false, all ? 'g' : '');
+    return (value ?? '').replace(re, () => replacement);
   }
-  return re;
 }
 
-const escapeRe = (c: string) => c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+/** A shell pattern (`*`, `?`; `\` escapes `*`, `?`, `\`) as a regex; no bracket expressions. */
+function shellPatternToRegex(pattern: string, greedy: boolean, anchored: boolean, flags = ''): RegExp {
+  let re = anchored ? '^' : '';
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i];
+    if (c === '*') re += greedy ? '[\\s\\S]*' : '[\\s\\S]*?';
+    else if (c === '?') re += '[\\s\\S]';
+    else if (c === '\\') {
+      const next = pattern[i + 1];
+      if (next === '}' || next === '/') continue; // escaped to get past ${…}, not part of the pattern
+      if (next !== '*' && next !== '?' && next !== '\\') throw new ExpandError(`invalid pattern (${pattern}) in substitution: invalid escape '\\${next ?? ''}'`);
+      re += '\\' + next;
+      i++;
+    } else re += c.replace(/[[\]{}.+()|^$/]/, '\\$&');
+  }
+  return new RegExp(re, flags);
+}
+
+function trimPrefix(pattern: string, value: string, greedy: boolean): string {
+  const m = shellPatternToRegex(pattern, greedy, true).exec(value);
+  return m ? value.slice(m[0].length) : value;
+}
+
+/** Suffix removal as a prefix removal on the reversed value and pattern (escapes kept in order). */
+function trimSuffix(pattern: string, value: string, greedy: boolean): string {
+  const tokens: string[] = [];
+  for (let i = 0; i < pattern.length; i++) {
+    if (pattern[i] === '\\' && i + 1 < pattern.length) tokens.push(pattern[i] + pattern[++i]);
+    else tokens.push(pattern[i]);
+  }
+  const reversed = [...value].reverse().join('');
+  return [...trimPrefix(tokens.reverse().join(''), reversed, greedy)].reverse().join('');
+}
+
+function run(word: string, env: Env, opts: LexOptions): { text: string; words: string[] } {
+  try {
+    const lexer = new Lexer(word, env, opts);
+    return lexer.stopOn(null, opts.rawEscapes ?? false);
+  } catch (e) {
+    if (e instanceof ExpandError) throw new ExpandError(`failed to process ${JSON.stringify(word)}: ${e.message}`);
+    throw e;
+  }
+}
 
 /** Expands one word: quotes removed, variables substituted, whitespace kept. */
 export function expandWord(word: string, env: Env, opts: LexOptions = {}): string {
-  return new Lexer(word, env, opts, false).run().text;
+  return run(word, env, opts).text;
 }
 
 /** Expands and splits on unquoted whitespace (as the shell splits a command line into words). */
 export function expandWords(text: string, env: Env, opts: LexOptions = {}): string[] {
-  return new Lexer(text, env, opts, true).run().words;
+  return run(text, env, opts).words;
 }
 
 /** Builds an expansion environment from "K=V" entries (later entries win). */

@@ -1,5 +1,5 @@
 // Go's fmt renderings that BuildKit writes into image history (CMD ["a" "b"], EXPOSE
-// map[80/tcp:{}], VOLUME [/data]), so histories read the same as BuildKit's.
+// [80/tcp], VOLUME [/data]), so histories read the same as BuildKit's.
 
 /** Go's %q of a string. */
 export function goQuote(s: string): string {
@@ -25,9 +25,4 @@ export function goQuoteList(list: readonly string[]): string {
 /** Go's %v of a []string: [a b]. */
 export function goList(list: readonly string[]): string {
   return `[${list.join(' ')}]`;
-}
-
-/** Go's %v of a map[string]struct{}: keys sorted, map[a:{} b:{}]. */
-export function goSetMap(keys: readonly string[]): string {
-  return `map[${[...keys].sort().map((k) => `${k}:{}`).join(' ')}]`;
 }

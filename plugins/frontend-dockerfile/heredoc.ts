@@ -19,8 +19,14 @@ const NO_ENV = new Map<string, string>();
 export function parseHeredocWord(word: string): HeredocSpec | null {
   const m = HEREDOC_WORD.exec(word);
   if (!m || m[3] === '') return null;
-  const cooked = expandWords(m[3], NO_ENV, { skipUnset: true });
-  const raw = expandWords(m[3], NO_ENV, { skipUnset: true, rawQuotes: true, rawEscapes: true });
+  let cooked: string[];
+  let raw: string[];
+  try {
+    cooked = expandWords(m[3], NO_ENV, { skipUnset: true });
+    raw = expandWords(m[3], NO_ENV, { skipUnset: true, rawQuotes: true, rawEscapes: true });
+  } catch {
+    return null; // an unbalanced quote: not a heredoc delimiter
+  }
   if (cooked.length !== 1 || raw.length !== 1) return null;
   return { name: cooked[0], expand: cooked[0] === raw[0], chomp: m[2] === '-' };
 }

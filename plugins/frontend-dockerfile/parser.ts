@@ -59,15 +59,17 @@ export function parseDockerfile(text: string, file = 'Dockerfile'): Dockerfile {
       warnings.push(`${file}:${line.startLine}: empty continuation line (will become an error in a future Dockerfile syntax)`);
     }
     const node = parseLine(line.text, { file, startLine: line.startLine, endLine: line.endLine });
-    if (HEREDOC_INSTRUCTIONS.has(node.cmd) && line.text.includes('<<') && !isJsonArray(node.rest)) {
-      for (const spec of heredocsFromLine(node.rest)) {
+    // ONBUILD RUN <<EOF … carries its trigger's heredocs (as BuildKit allows).
+    const heredocHolder = node.trigger ?? node;
+    if (HEREDOC_INSTRUCTIONS.has(heredocHolder.cmd) && line.text.includes('<<') && !isJsonArray(heredocHolder.rest)) {
+      for (const spec of heredocsFromLine(heredocHolder.rest)) {
         const content = lexer.readHeredoc(spec.name, spec.chomp);
         if (content === null) {
           throw new FrontendError(`${excerpt(node.original)}: unterminated heredoc <<${spec.name} (end of file at line ${lexer.line})`, file, line.startLine);
         }
-        node.heredocs.push({ ...spec, content });
+        heredocHolder.heredocs.push({ ...spec, content });
       }
-      node.endLine = lexer.line;
+      node.endLine = heredocHolder.endLine = lexer.line;
     }
     nodes.push(node);
   }

@@ -1,7 +1,6 @@
 // The state a stage carries while its instructions are dispatched, the build-wide context the
 // instructions reach through, and small helpers they share (expansion env, step names, history).
 import type { HistoryEntry, ImageRuntimeConfig, Platform, Ref } from '../../core/graph/ops.ts';
-import type { ResolvedImage } from '../../core/frontend/types.ts';
 import { envMap, expandWord, ExpandError, type LexOptions } from './expand.ts';
 import type { GraphBuilder } from './graph.ts';
 import { nodeError, type Node } from './parser.ts';
@@ -40,7 +39,7 @@ export interface StageState {
 }
 
 export interface BuildContext {
-  file: string;
+  /** The Dockerfile's escape token. */
   escape: string;
   graph: GraphBuilder;
   /** `build-arg:K=V` options. */
@@ -49,13 +48,10 @@ export interface BuildContext {
   globalArgs: ReadonlyMap<string, string | undefined>;
   /** TARGETPLATFORM, BUILDARCH, …: usable in FROM, and in a stage once declared. */
   predefinedArgs: ReadonlyMap<string, string>;
-  targetPlatform: Platform;
-  buildPlatform: Platform;
   /** The build context source (created on first use, with .dockerignore excludes). */
   context(): Promise<Ref>;
   /** The stage `from` names (by name or index), converted on demand; null when it is no stage. */
   stageByRef(from: string, node: Node, current: StageState): Promise<StageState | null>;
-  resolveImage(ref: string, platform: Platform, node: Node): Promise<ResolvedImage>;
 }
 
 /** Variables an instruction's words are expanded with: the stage env (ENV and ARG values). */
@@ -74,10 +70,12 @@ export function expandIn(st: StageState, ctx: BuildContext, node: Node, word: st
 
 /** Progress name like BuildKit's: "[dev 2/3] RUN go build -o /hello /hello.go" (the step index is
  *  padded to the width of the total; variables shown expanded, unset ones as written). */
-export function stepName(st: StageState, ctx: BuildContext, node: Node, text = node.original): string {
+export function stepName(st: StageState, ctx: BuildContext, node: Node, text = node.original, masked: string[] = []): string {
   let shown = text;
+  const env = expansionEnv(st);
+  for (const k of masked) env.set(k, '****'); // variables a secret provides are shown masked
   try {
-    shown = expandWord(text, expansionEnv(st), { escape: ctx.escape, rawQuotes: true, skipUnset: true });
+    shown = expandWord(text, env, { escape: ctx.escape, rawQuotes: true, skipUnset: true });
   } catch {
     // shown as written when it does not expand
   }

@@ -6,6 +6,8 @@ import { join } from 'node:path';
 
 export const TEST_CACHE = process.env.EDGEBUILD_TEST_CACHE ?? '/var/cache/edgebuild-test';
 export const DEBIAN_SUITE = 'bookworm';
+/** Bump the suffix when the post-processing below changes: the cache is keyed by name. */
+export const ROOTFS_NAME = 'bookworm-minbase-slim1';
 
 /** The Debian mirror apt is configured with (one-line .list or deb822 .sources files). */
 export function debianMirror(): string {
@@ -92,7 +94,7 @@ async function run(cmd: string[], what: string): Promise<void> {
  * A debootstrap --variant=minbase rootfs of Debian bookworm, cached under
  * `<TEST_CACHE>/rootfs/<name>`. First build takes 35–65 s here (network-bound), then is reused.
  */
-export async function debianRootfs(name = 'bookworm-minbase'): Promise<string> {
+export async function debianRootfs(name = ROOTFS_NAME): Promise<string> {
   const dir = join(TEST_CACHE, 'rootfs', name);
   return buildOnce(dir, async (tmp) => {
     const mirror = debianMirror();

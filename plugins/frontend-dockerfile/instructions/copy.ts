@@ -47,6 +47,7 @@ function parse(add: boolean) {
     if (words.length < 2) {
       throw nodeError(node, `${what} requires at least two arguments, but only ${words.length === 1 ? 'one was' : 'none were'} provided. Destination could not be determined`);
     }
+    if (parseHeredocWord(words[words.length - 1])) throw nodeError(node, `${what} cannot accept a heredoc as a destination`);
     const sources: Source[] = words.slice(0, -1).map((w) => {
       const spec = node.heredocs.length > 0 ? parseHeredocWord(w) : null;
       const h = spec && node.heredocs.find((x) => x.name === spec.name);
@@ -141,7 +142,7 @@ async function dispatch(cmd: CopyCommand, node: Node, st: StageState, ctx: Build
     });
   }
   for (const h of heredocs) {
-    const data = h.expand ? expandIn(st, ctx, node, heredocData(h), { heredoc: true }) : heredocData(h);
+    const data = h.expand ? expandIn(st, ctx, node, heredocData(h), { escape: '\\', skipQuotes: true }) : heredocData(h);
     const file = ctx.graph.add(
       { op: 'file', base: null, actions: [{ action: 'mkfile', path: `/${h.name}`, mode: 0o644, data }] },
       '[internal] preparing inline document',

@@ -18,5 +18,5 @@ export async function sourceFrom(from: string, node: Node, st: StageState, ctx: 
   } catch (e) {
     throw nodeError(node, `--from=${from} is neither a build stage nor a valid image reference (${(e as Error).message})`);
   }
-  return ctx.graph.add({ op: 'source.image', ref, platform: st.platform }, `[internal] load ${ref}`, st.name);
+  return ctx.graph.add({ op: 'source.image', ref, platform: st.platform }, `FROM ${ref}`, st.name);
 }

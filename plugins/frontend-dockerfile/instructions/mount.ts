@@ -30,7 +30,7 @@ const ALLOWED: Record<MountType, string[]> = {
   bind: ['target', 'source', 'from', 'readonly'],
   cache: ['target', 'source', 'from', 'readonly', 'id', 'sharing', 'mode', 'uid', 'gid'],
   tmpfs: ['target', 'size'],
-  secret: ['target', 'id', 'required', 'mode', 'uid', 'gid', 'env'],
+  secret: ['target', 'id', 'source', 'required', 'mode', 'uid', 'gid', 'env'],
   ssh: ['target', 'id', 'required', 'mode', 'uid', 'gid'],
 };
 const ALIASES: Record<string, string> = { dst: 'target', destination: 'target', src: 'source', ro: 'readonly', rw: 'readwrite' };
@@ -130,7 +130,7 @@ export function parseMountSpec(node: Node, text: string): MountSpec {
   if ((spec.type === 'bind' || spec.type === 'cache' || spec.type === 'tmpfs') && !spec.target) {
     throw nodeError(node, `--mount type=${spec.type} requires a target`);
   }
-  if (spec.type === 'secret' && !spec.id && !spec.target) throw nodeError(node, '--mount type=secret requires an id or a target');
+  if (spec.type === 'secret' && !spec.id && !spec.source && !spec.target) throw nodeError(node, '--mount type=secret requires an id (or source) or a target');
   return spec;
 }
 
@@ -138,8 +138,13 @@ export function parseMountSpec(node: Node, text: string): MountSpec {
 export async function toExecMount(spec: MountSpec, index: number, node: Node, st: StageState, ctx: BuildContext): Promise<RunMount> {
   const x = (w: string | undefined) => (w === undefined ? undefined : expandIn(st, ctx, node, w));
   const target = x(spec.target);
-  const abs = (p: string) => joinPath(resolveInWorkdir(st, p));
-  const source = spec.source === undefined ? undefined : joinPath('/', x(spec.source)!);
+  const abs = (p: string) => {
+    const t = joinPath(resolveInWorkdir(st, p));
+    if (t === '/') throw nodeError(node, `invalid mount target ${JSON.stringify(p)}: the root is the RUN's own filesystem`);
+    return t;
+  };
+  const sourcePath = spec.source === undefined ? '/' : joinPath('/', x(spec.source)!);
+  const source = sourcePath === '/' ? undefined : sourcePath;
   let input: Ref | null | undefined;
   if (spec.from !== undefined) input = await sourceFrom(spec.from, node, st, ctx);
   switch (spec.type) {
@@ -158,7 +163,8 @@ export async function toExecMount(spec: MountSpec, index: number, node: Node, st
     case 'tmpfs':
       return { type: 'tmpfs', target: abs(target!), size: spec.size };
     case 'secret': {
-      const id = x(spec.id) ?? target!.split('/').filter(Boolean).pop()!;
+      // As BuildKit: source= names the secret too, else id=, else the target's base name.
+      const id = x(spec.source) ?? x(spec.id) ?? target!.split('/').filter(Boolean).pop()!;
       return {
         type: 'secret', target: target ? abs(target) : `/run/secrets/${id}`, secretId: id,
         required: spec.required ?? false, mode: spec.mode ?? 0o400, uid: spec.uid ?? 0, gid: spec.gid ?? 0,

@@ -7,7 +7,10 @@ export const onbuildInstruction = (check: (trigger: Node) => void): Instruction<
   flags: {},
   parse(node) {
     check(node.trigger!);
-    return node.rest;
+    // The stored expression carries heredoc bodies so the trigger re-parses whole (as BuildKit).
+    let expression = node.rest;
+    for (const h of node.trigger!.heredocs) expression += '\n' + h.content + h.name;
+    return expression;
   },
   dispatch(expression, _node, st) {
     // BuildKit records ONBUILD in the config only, with no history entry.

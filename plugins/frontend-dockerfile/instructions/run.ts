@@ -61,7 +61,8 @@ export const runInstruction: Instruction<RunCommand> = {
   },
   async dispatch(cmd, node, st, ctx) {
     const single = !cmd.form.json && node.heredocs.length === 1 && parseHeredocWord(cmd.form.line.trim()) !== null;
-    const name = stepName(st, ctx, node, single ? heredocSummary(node) : node.original);
+    const secretEnvs = cmd.mounts.flatMap((m) => (m.type === 'secret' && m.env ? [m.env] : []));
+    const name = stepName(st, ctx, node, single ? heredocSummary(node) : node.original, secretEnvs);
     const extra: RunMount[] = [];
     const args = argv(cmd, node, st, ctx, extra);
     const mounts: RunMount[] = [{ type: 'bind', target: '/', input: st.ref ?? undefined, output: true }];

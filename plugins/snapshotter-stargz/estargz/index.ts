@@ -11,6 +11,8 @@ export { buildEstargz } from "./writer.ts";
 export type { BuildOptions, BuildResult, TarInput } from "./writer.ts";
 export { bytesSource, EstargzReader, fileSource, isLandmark, openEstargz } from "./reader.ts";
 export type { BlobFormat, LandmarkInfo, OpenOptions, RandomAccessSource } from "./reader.ts";
+export { buildTree } from "./tree.ts";
+export type { TocTree } from "./tree.ts";
 export { verifyBlob } from "./verify.ts";
 export type { VerifyOptions, VerifyReport } from "./verify.ts";
 export { cleanEntryName } from "./names.ts";

@@ -8,12 +8,15 @@ import { Sha256Stream } from "./digest.ts";
 export type MemberCompressor = (plain: Uint8Array) => Promise<Uint8Array> | Uint8Array;
 export type ByteSink = (bytes: Uint8Array) => void | Promise<void>;
 
+const GC_EVERY_BYTES = 64 << 20;
+
 export class MemberStream {
   private pending: Uint8Array[] = [];
   private pendingLength = 0;
   private readonly sizes: number[] = [];
   /** done[i] settles once member i (and all before it) reached the sink. */
   private readonly done: Promise<void>[] = [];
+  private sinceGc = 0;
   readonly diff = new Sha256Stream();
 
   constructor(
@@ -53,6 +56,13 @@ export class MemberStream {
     const plain = this.pending.length === 1 ? this.pending[0] : new Uint8Array(Buffer.concat(this.pending));
     this.pending = [];
     this.pendingLength = 0;
+    // Member buffers live outside the JS heap, so the collector does not feel them: nudge it, or a
+    // 350 MB layer peaks at ~1 GB RSS instead of ~0.5 GB.
+    this.sinceGc += plain.length;
+    if (this.sinceGc > GC_EVERY_BYTES) {
+      this.sinceGc = 0;
+      Bun.gc(false);
+    }
     const compressed = Promise.resolve().then(() => this.compress(plain));
     compressed.catch(() => {});
     this.enqueue(compressed);

@@ -16,6 +16,7 @@ import { EstargzError } from "./errors.ts";
 import { parseEstargzFooter, parseLegacyFooter, parseZstdFooter, SKIPPABLE_FRAME_MAGIC } from "./footer.ts";
 import { parseTar } from "./tar-read.ts";
 import { parseToc, resolveHardlink, type ParsedToc, type TocChunk, type TocFile } from "./toc.ts";
+import { buildTree, type TocTree } from "./tree.ts";
 
 export interface RandomAccessSource {
   size: number;
@@ -154,6 +155,13 @@ export class EstargzReader {
   /** All entries in TOC order (landmarks included; hide them in `/` at the filesystem level). */
   get entries(): TocFile[] {
     return this.toc.files;
+  }
+
+  private treeCache: TocTree | undefined;
+
+  /** Directory structure (children by base name, implicit parent directories filled in). */
+  tree(): TocTree {
+    return (this.treeCache ??= buildTree(this.toc.files));
   }
 
   /** Entry by name (cleaned form, "" for the root); hardlinks are returned as hardlinks. */

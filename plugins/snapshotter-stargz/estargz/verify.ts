@@ -69,9 +69,18 @@ export async function verifyBlob(source: RandomAccessSource, opts: VerifyOptions
 async function digestWholeBlob(source: RandomAccessSource, kind: "gzip" | "zstd", readSize: number, layer: string) {
   const blob = new Sha256Stream();
   const diff = new Sha256Stream();
+  let readError: unknown;
   async function* pieces() {
     for (let off = 0; off < source.size; off += readSize) {
-      const piece = await source.readAt(off, Math.min(readSize, source.size - off));
+      const want = Math.min(readSize, source.size - off);
+      let piece: Uint8Array;
+      try {
+        piece = await source.readAt(off, want);
+        if (piece.length !== want) throw new EstargzError(layer, undefined, `short read at ${off}: got ${piece.length} of ${want} bytes`);
+      } catch (e) {
+        readError = e;
+        throw e;
+      }
       blob.update(piece);
       yield piece;
     }
@@ -99,6 +108,7 @@ async function digestWholeBlob(source: RandomAccessSource, kind: "gzip" | "zstd"
       }
     }
   } catch (e) {
+    if (readError !== undefined) throw readError;
     if (e instanceof TarFormatError) throw new EstargzError(layer, undefined, `decompressed blob is not a valid tar: ${e.message}`);
     throw new EstargzError(layer, undefined, `blob does not decompress as a whole: ${(e as Error).message}`);
   }

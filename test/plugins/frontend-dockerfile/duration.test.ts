@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test';
 import { formatGoDuration, parseGoDuration } from '../../../plugins/frontend-dockerfile/duration.ts';
-import { goQuoteList, goSetMap } from '../../../plugins/frontend-dockerfile/gofmt.ts';
+import { goList, goQuoteList } from '../../../plugins/frontend-dockerfile/gofmt.ts';
 
 describe('Go durations', () => {
   test.each([
@@ -19,8 +19,8 @@ describe('Go durations', () => {
 });
 
 describe('Go fmt renderings', () => {
-  test('%q of a []string and %v of a set map', () => {
+  test('%q and %v of a []string', () => {
     expect(goQuoteList(['a b', 'say "hi"\n'])).toBe('["a b" "say \\"hi\\"\\n"]');
-    expect(goSetMap(['8080/tcp', '80/tcp', '443/tcp'])).toBe('map[443/tcp:{} 80/tcp:{} 8080/tcp:{}]');
+    expect(goList(['/a', '/b c'])).toBe('[/a /b c]');
   });
 });

@@ -8,10 +8,10 @@ const err = (df: string, opts: Record<string, string> = {}) => solveError(df, { 
 
 describe('errors name file:line and the instruction', () => {
   test.each([
-    ['syntax error (unterminated quote)', 'FROM base\n\nCOPY "a /b', 'Dockerfile:3: COPY "a /b: unexpected end of statement while looking for matching double-quote'],
+    ['syntax error (unterminated quote)', 'FROM base\n\nCOPY "a /b', 'Dockerfile:3: COPY "a /b: failed to process "\\"a": unexpected end of statement while looking for matching double-quote'],
     ['syntax error (ENV without =)', 'FROM base\nENV A=1 B', `Dockerfile:2: ENV A=1 B: Syntax error - can't find = in "B"`],
-    ['syntax error (bad substitution)', 'FROM base\nLABEL a=${}', 'Dockerfile:2: LABEL a=${}: bad substitution'],
-    ['required variable', 'FROM base\nWORKDIR ${DIR:?set DIR}', 'Dockerfile:2: WORKDIR ${DIR:?set DIR}: DIR: set DIR'],
+    ['syntax error (bad substitution)', 'FROM base\nLABEL a=${}', 'Dockerfile:2: LABEL a=${}: failed to process "${}": syntax error: bad substitution'],
+    ['required variable', 'FROM base\nWORKDIR ${DIR:?set DIR}', 'Dockerfile:2: WORKDIR ${DIR:?set DIR}: failed to process "${DIR:?set DIR}": DIR: set DIR'],
     ['unknown instruction', 'FROM base\nRUN x\nCOPYY a b', 'Dockerfile:3: COPYY a b: unknown instruction: COPYY'],
     ['unknown flag', 'FROM base\nCOPY --form=x a /b', 'Dockerfile:2: COPY --form=x a /b: unknown flag: --form (COPY accepts --from, --chown, --chmod, --link, --exclude)'],
     ['flag on an instruction without flags', 'FROM base\nWORKDIR --x /a', 'Dockerfile:2: WORKDIR --x /a: unknown flag: --x (WORKDIR accepts no flags)'],
@@ -33,7 +33,7 @@ describe('errors name file:line and the instruction', () => {
     ['--mount bad mode', 'FROM base\nRUN --mount=type=cache,target=/c,mode=rwx true', 'invalid value for --mount mode: "rwx"'],
     ['--mount bad sharing', 'FROM base\nRUN --mount=type=cache,target=/c,sharing=all true', 'unsupported sharing value "all"'],
     ['--mount bad bool', 'FROM base\nRUN --mount=type=secret,id=a,required=perhaps true', 'invalid value for --mount required: "perhaps"'],
-    ['secret without id or target', 'FROM base\nRUN --mount=type=secret,mode=0400 true', '--mount type=secret requires an id or a target'],
+    ['secret without id or target', 'FROM base\nRUN --mount=type=secret,mode=0400 true', '--mount type=secret requires an id (or source) or a target'],
     ['bad --network', 'FROM base\nRUN --network=bridge true', 'network mode "bridge" not supported'],
     ['bad --chmod', 'FROM base\nCOPY --chmod=abc a /b', 'Dockerfile:2: COPY --chmod=abc a /b: invalid --chmod=abc: it should be an octal mode between 0 and 07777'],
     ['bad --chmod digits', 'FROM base\nCOPY --chmod=0999 a /b', 'invalid --chmod=0999'],
@@ -62,6 +62,10 @@ describe('errors name file:line and the instruction', () => {
     ['ONBUILD trigger is checked at its line', 'FROM base\n\nONBUILD COPY --nope a b', 'Dockerfile:3: COPY --nope a b: unknown flag: --nope'],
     ['JSON array of non-strings', 'FROM base\nCMD ["a", 1]', 'Dockerfile:2: CMD ["a", 1]: when using JSON array syntax, arrays must be comprised of strings only'],
     ['empty Dockerfile', '', 'Dockerfile: the Dockerfile cannot be empty'],
+    ['heredoc as COPY destination', 'FROM base\nCOPY a <<EOF\nx\nEOF', 'COPY cannot accept a heredoc as a destination'],
+    ['mount on the root', 'FROM base\nRUN --mount=type=cache,target=/ true', 'invalid mount target "/"'],
+    ['FROM an invalid reference', 'FROM Alpine:3', 'Dockerfile:1: FROM Alpine:3: failed to parse stage name "Alpine:3"'],
+    ['unbalanced quote after a heredoc marker (found by fuzzing)', "FROM base\nCOPY <<-EOF' /x/", 'failed to process'],
     ['no FROM at all', 'ARG A=1', 'Dockerfile: the Dockerfile has no build stage (no FROM instruction)'],
   ])('%s', async (_what, df, message) => {
     const msg = await err(df);

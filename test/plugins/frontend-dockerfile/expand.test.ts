@@ -65,7 +65,11 @@ describe('expandWord (BuildKit shell lexer rules)', () => {
     ['"abc', 'double-quote'],
     ['${}', 'bad substitution'],
     ['${X', "missing '}'"],
-    ['${X:=y}', 'unsupported modifier'],
+    ['${X:=y}', 'unsupported modifier (:=) in substitution'],
+    ['${X=y}', 'unsupported modifier (=) in substitution'],
+    ['${:x}', 'bad substitution'],
+    ['${', "missing '}'"],
+    ['${X:-abc', "missing '}'"],
     ['${UNSET:?must be set}', 'UNSET: must be set'],
     ['${EMPTY:?}', 'EMPTY: is not allowed to be empty'],
     ['${UNSET?}', 'UNSET: is not allowed to be unset'],
@@ -91,8 +95,27 @@ describe('expandWord (BuildKit shell lexer rules)', () => {
     expect(x(`'a' "b$X" \\c`, { rawQuotes: true, rawEscapes: true })).toBe(`'a' "bval" \\c`);
   });
 
-  test('heredoc mode: quotes are literal, \\$ escapes, variables expand', () => {
-    expect(x(`echo "$X" '$X' \\$X \\n`, { heredoc: true })).toBe(`echo "val" 'val' $X \\n`);
+  test('skipQuotes (heredoc bodies): quotes are literal, the escape token escapes any character', () => {
+    expect(x(`echo "$X" '$X' \\$X \\n`, { skipQuotes: true })).toBe(`echo "val" 'val' $X n`);
+  });
+
+  test('skipUnset keeps modifier forms of unset variables as written', () => {
+    expect(x('${UNSET:-d} ${UNSET#x} ${X:-d}', { skipUnset: true })).toBe('${UNSET:-d} ${UNSET#x} val');
+  });
+
+  test.each([
+    ['${PATHV/bin/sbin}', '/usr/local/sbin:/usr/bin'],
+    ['${PATHV//bin/sbin}', '/usr/local/sbin:/usr/sbin'],
+    ['${PATHV//\\//_}', '_usr_local_bin:_usr_bin'],
+    ['${FILE/*./}', 'gz'],
+    ['${UNSET/a/b}', ''],
+  ])('substitution %s → %s', (input, want) => {
+    expect(x(input)).toBe(want);
+  });
+
+  test('pattern escapes: \\* is a literal star, other escapes are errors', () => {
+    expect(expandWord('${S#a\\*}', new Map([['S', 'a*b']]))).toBe('b');
+    expect(() => x('${FILE#\\q}')).toThrow("invalid escape '\\q'");
   });
 });
 
@@ -100,10 +123,12 @@ describe('expandWords', () => {
   test('splits on unquoted whitespace only', () => {
     expect(expandWords(`a "b c" d\\ e`, env)).toEqual(['a', 'b c', 'd e']);
   });
-  test('empty quotes make a word; an empty expansion does not', () => {
-    expect(expandWords(`"" x $EMPTY y`, env)).toEqual(['', 'x', 'y']);
+  test('empty words are dropped, as BuildKit does', () => {
+    expect(expandWords(`"" x $EMPTY y`, env)).toEqual(['x', 'y']);
   });
-  test('a ${V:-w} word with spaces stays in one word', () => {
-    expect(expandWords('${UNSET:-a b} c', env)).toEqual(['a b', 'c']);
+  test('unquoted expansions are split into words, quoted ones are not', () => {
+    const e = new Map([['V', 'a b']]);
+    expect(expandWords('$V "$V" c', e)).toEqual(['a', 'b', 'a b', 'c']);
+    expect(expandWords('${UNSET:-a b} c', env)).toEqual(['a', 'b', 'c']);
   });
 });

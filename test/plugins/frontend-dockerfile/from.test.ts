@@ -27,6 +27,12 @@ describe('FROM', () => {
     expect(req.resolved).toEqual(['alpine:3.20']);
   });
 
+  test('a global ARG default replaces a predefined value; declaring it bare keeps the predefined one', async () => {
+    const req = request('ARG TARGETARCH=riscv64\nARG BUILDOS\nFROM alpine:$TARGETARCH-$BUILDOS', { images: { 'alpine:riscv64-linux': { config: {} } } });
+    await dockerfileFrontend.solve(req);
+    expect(req.resolved).toEqual(['alpine:riscv64-linux']);
+  });
+
   test('a build-arg not declared globally is not visible in FROM', async () => {
     const req = request('FROM alpine:3.19${SUFFIX}', { images, opts: { 'build-arg:SUFFIX': 'x' } });
     await dockerfileFrontend.solve(req);
@@ -74,6 +80,20 @@ describe('FROM', () => {
     expect(g.image.config.OnBuild).toEqual(['RUN echo child']);
     // BuildKit writes no history entry for ONBUILD itself.
     expect(createdBy(g)).toEqual(['COPY . /app # buildkit', 'RUN /bin/sh -c make # buildkit', 'RUN /bin/sh -c echo own # buildkit']);
+  });
+
+  test('ONBUILD with a heredoc stores the body and runs it later', async () => {
+    const g = await solve('FROM alpine:3.19\nONBUILD RUN <<EOF\necho from trigger\nEOF\nLABEL after=1', { images });
+    expect(g.image.config.OnBuild).toEqual(['RUN <<EOF\necho from trigger\nEOF']);
+    expect(g.image.config.Labels).toEqual({ after: '1' });
+    const child = await solve('FROM onb:2\nRUN done', { images: { 'onb:2': { config: { OnBuild: g.image.config.OnBuild } } } });
+    const execs = chain(child).filter((v) => v.op.op === 'exec').map((v) => asExec(v.op).args[2]);
+    expect(execs).toEqual(['echo from trigger\n', 'done']);
+  });
+
+  test('a broken ONBUILD trigger of the base image is reported at the FROM line', async () => {
+    const msg = await solve('FROM x\n\nFROM onb:3\nRUN y', { images: { 'onb:3': { config: { OnBuild: ['COPY --bogus a b'] } }, x: {} } }).catch((e) => (e as Error).message);
+    expect(msg).toContain('Dockerfile:3: FROM onb:3: ONBUILD trigger "COPY --bogus a b" of onb:3: onb:3 ONBUILD:1: COPY --bogus a b: unknown flag: --bogus');
   });
 
   test('ONBUILD triggers of an earlier stage run when a stage builds FROM it', async () => {

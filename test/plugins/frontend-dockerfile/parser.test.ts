@@ -93,6 +93,9 @@ describe('heredocs', () => {
     const df = parse('FROM x\nLABEL a=<<EOF\nRUN ["cat", "<<EOF"]');
     expect(df.nodes.map((n) => n.heredocs.length)).toEqual([0, 0, 0]);
   });
+  test('a heredoc-like word with an unbalanced quote is no heredoc', () => {
+    expect(parse("FROM x\nCOPY a <<-EOF' /b").nodes[1].heredocs).toEqual([]);
+  });
   test('unterminated heredoc names the instruction line', () => {
     expect(() => parse('FROM x\nRUN <<EOF\necho\n')).toThrow('Dockerfile:2: RUN <<EOF: unterminated heredoc <<EOF');
   });

@@ -104,6 +104,12 @@ describe('RUN', () => {
     expect(JSON.stringify(g)).not.toContain('GH_TOKEN=');
   });
 
+  test('--mount=type=secret,source= names the secret; its env var is masked in the progress name', async () => {
+    const { g, exec } = await run('RUN --mount=type=secret,source=aws,target=/root/.aws/credentials --mount=type=secret,id=t,env=TOKEN echo $TOKEN');
+    expect(exec.mounts[1]).toMatchObject({ secretId: 'aws', target: '/root/.aws/credentials' });
+    expect(g.vertices[g.root].meta.name).toBe('[2/2] RUN --mount=type=secret,source=aws,target=/root/.aws/credentials --mount=type=secret,id=t,env=TOKEN echo ****');
+  });
+
   test('--mount=type=ssh defaults', async () => {
     const { exec } = await run('RUN --mount=type=ssh git clone x');
     expect(exec.mounts[1]).toEqual({ type: 'ssh', target: '/run/buildkit/ssh_agent.0', secretId: 'default', required: false, mode: 0o600, uid: 0, gid: 0 });

@@ -218,6 +218,16 @@ describe("prioritized files and landmarks", () => {
     expect(reader.landmark().prioritizedFiles).toEqual(["etc/conf"]);
   });
 
+  test("tree(): children by base name, implicit parent directories made up as 0755 root dirs", async () => {
+    const { reader } = await roundTrip(await makeTar([{ name: "x/y/z", data: "1" }, { name: "top", type: "directory", mode: 0o700 }]));
+    const tree = reader.tree();
+    expect([...tree.children.get("")!.keys()].sort()).toEqual([NO_PREFETCH_LANDMARK, "top", "x"]);
+    expect([...tree.children.get("x")!.keys()]).toEqual(["y"]);
+    expect(tree.children.get("x/y")!.get("z")!.size).toBe(1);
+    expect(tree.children.get("top")!.size).toBe(0);
+    expect(tree.implicitDirs.map((d) => [d.name, d.mode])).toEqual([["", 0o755], ["x/y", 0o755], ["x", 0o755]]);
+  });
+
   test("a prioritized file whose parent directory has no entry in the layer is still placed first", async () => {
     const { reader } = await roundTrip(await makeTar([{ name: "x/y", data: "1" }, { name: "z", data: "2" }]), { prioritizedFiles: ["z", "x/y"] });
     expect(reader.entries.map((e) => e.name)).toEqual(["z", "x/y", PREFETCH_LANDMARK]);
