@@ -5,5 +5,6 @@ import { pullCommand } from './pull.ts';
 import { inspectCommand } from './inspect.ts';
 import { copyCommand } from './copy.ts';
 import { pluginsCommand } from './plugins.ts';
+import { duCommand, pruneCommand } from './du.ts';
 
-export const commands: Command[] = [buildCommand, pullCommand, inspectCommand, copyCommand, pluginsCommand];
+export const commands: Command[] = [buildCommand, pullCommand, inspectCommand, copyCommand, duCommand, pruneCommand, pluginsCommand];

@@ -65,6 +65,32 @@ export function compressorFor(opts: Pick<BuildImageOptions, 'exporter' | 'compre
   return c;
 }
 
+const LAYER_CONCURRENCY = 2;
+
+/** Runs run(0..n-1) at most `limit` at a time; waits for all (so no temp file appears after a failure). */
+async function settleWithLimit<T>(n: number, limit: number, run: (i: number) => Promise<T>): Promise<PromiseSettledResult<T>[]> {
+  const out: PromiseSettledResult<T>[] = new Array(n);
+  let next = 0;
+  let failed = false;
+  const worker = async () => {
+    while (next < n) {
+      const i = next++;
+      if (failed) {
+        out[i] = { status: 'rejected', reason: new Error('skipped after an earlier layer failed') };
+        continue;
+      }
+      try {
+        out[i] = { status: 'fulfilled', value: await run(i) };
+      } catch (reason) {
+        failed = true;
+        out[i] = { status: 'rejected', reason };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, n) }, worker));
+  return out;
+}
+
 export async function buildImage(input: ExportInput, opts: BuildImageOptions, progress: ExportProgress, signal?: AbortSignal): Promise<BuiltImage> {
   const compressor = compressorFor(opts);
   const temps: string[] = [];
@@ -72,25 +98,30 @@ export async function buildImage(input: ExportInput, opts: BuildImageOptions, pr
     await Promise.all(temps.map((p) => rm(p, { force: true })));
   };
   const notes: string[] = [];
-  const layers: BuiltLayer[] = [];
-  try {
-    for (const [i, layer] of input.layers.entries()) {
-      signal?.throwIfAborted();
-      const ex = layer.existing;
-      if (ex && (!opts.force || compressor.matches(ex.descriptor))) {
-        const d = ex.descriptor;
-        const descriptor: Descriptor = { ...d, mediaType: layerMediaTypeFor(d.mediaType, opts.oci) };
-        layers.push({ descriptor, diffID: layer.diffID, reused: true, sourceRepository: ex.sourceRepository, open: () => ex.open() });
-        notes.push(`layer ${i + 1} ${short(d.digest)} kept as ${d.mediaType}${opts.force ? '' : ' (no force-compression)'}`);
-        continue;
-      }
-      progress.log(`compressing layer ${i + 1}/${input.layers.length} with ${opts.compression}`);
-      const blob = await compressor.compress(await layer.openTar(), { level: opts.level, oci: opts.oci, tmpDir: opts.tmpDir });
-      temps.push(blob.path);
-      // estargz-like compressors append a TOC, so the blob's own diffID is what the config lists.
-      const descriptor: Descriptor = { mediaType: blob.mediaType, digest: blob.digest, size: blob.size, ...(blob.annotations ? { annotations: blob.annotations } : {}) };
-      layers.push({ descriptor, diffID: blob.diffID, reused: false, path: blob.path, open: async () => Readable.toWeb(createReadStream(blob.path)) as ReadableStream<Uint8Array> });
+  const buildLayer = async (i: number): Promise<BuiltLayer> => {
+    signal?.throwIfAborted();
+    const layer = input.layers[i];
+    const ex = layer.existing;
+    if (ex && (!opts.force || compressor.matches(ex.descriptor))) {
+      const d = ex.descriptor;
+      const descriptor: Descriptor = { ...d, mediaType: layerMediaTypeFor(d.mediaType, opts.oci) };
+      notes[i] = `layer ${i + 1} ${short(d.digest)} kept as ${d.mediaType}${opts.force ? '' : ' (no force-compression)'}`;
+      return { descriptor, diffID: layer.diffID, reused: true, sourceRepository: ex.sourceRepository, open: () => ex.open() };
     }
+    progress.log(`compressing layer ${i + 1}/${input.layers.length} with ${opts.compression}`);
+    const blob = await compressor.compress(await layer.openTar(), { level: opts.level, oci: opts.oci, tmpDir: opts.tmpDir });
+    temps.push(blob.path);
+    // estargz-like compressors append a TOC, so the blob's own diffID is what the config lists.
+    const descriptor: Descriptor = { mediaType: blob.mediaType, digest: blob.digest, size: blob.size, ...(blob.annotations ? { annotations: blob.annotations } : {}) };
+    return { descriptor, diffID: blob.diffID, reused: false, path: blob.path, open: async () => Readable.toWeb(createReadStream(blob.path)) as ReadableStream<Uint8Array> };
+  };
+  try {
+    // Hashing runs on this thread, compression on libuv's pool: two layers at a time keep both busy.
+    const settled = await settleWithLimit(input.layers.length, LAYER_CONCURRENCY, buildLayer);
+    const failed = settled.find((r) => r.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+    const layers = settled.map((r) => (r as PromiseFulfilledResult<BuiltLayer>).value);
+    notes.splice(0, notes.length, ...notes.filter(Boolean));
 
     const configJson = finalImageConfig(input.imageConfig, layers.map((l) => l.diffID), input.sourceDateEpoch);
     const configBytes = stableJsonBytes(configJson);

@@ -129,6 +129,8 @@ export async function applyLayer(root: string, source: TarSource, opts: ApplyOpt
     const parentHost = resolveInRoot(root, dirname(rel), true);
 
     if (base.startsWith(OCI_WHITEOUT_PREFIX)) {
+      // On a full copy, a whiteout under a dir that does not exist has nothing to delete.
+      if (opts.mode === 'native' && !lstatOrUndefined(parentHost)?.isDirectory()) return;
       ensureDir(parentHost, root, parents, dirTimes);
       if (base === OCI_OPAQUE) {
         if (opts.mode === 'overlay') lsetxattr(parentHost, OVERLAY_OPAQUE_XATTR, Buffer.from('y'));

@@ -56,6 +56,10 @@ function typeOf(st: BigIntStats, host: string): TarEntryType {
 function layerXattrs(host: string): Record<string, Uint8Array> {
   const out: Record<string, Uint8Array> = {};
   for (const k of llistxattr(host)) {
+    // With these, an upper entry is not self-contained (data or children live elsewhere).
+    if (k === 'trusted.overlay.redirect' || k === 'trusted.overlay.metacopy') {
+      throw new Error(`${host}: has ${k}: mount overlays with redirect_dir=off,metacopy=off to take diffs`);
+    }
     if (k.startsWith('trusted.overlay.')) continue;
     const val = lgetxattr(host, k);
     if (val) out[k] = val;

@@ -227,6 +227,16 @@ export class Solver {
     };
   }
 
+  /** The committed snapshot name for a key. A re-run (--no-cache) replaces an old result; when
+   *  that one still has children (other cached steps build on it) it stays and the new result
+   *  gets a name of its own. */
+  private async snapshotName(key: string): Promise<string> {
+    const name = `cache/${key.slice(7)}`;
+    if (!(await this.worker.snapshotter.stat(name))) return name;
+    await this.worker.snapshotter.remove(name).catch(() => {});
+    return (await this.worker.snapshotter.stat(name)) ? `${name}.${rand()}` : name;
+  }
+
   private commitRecord(key: string, snapshot: string, parent: string | undefined, base: LayerRecord[], v: Vertex): FsResult {
     const layers = [...base, { snapshot, parent, createdBy: v.meta.name }];
     const now = new Date().toISOString();
@@ -249,8 +259,7 @@ export class Solver {
     const rootMount = op.mounts.find((m) => m.target === '/');
     const base = await this.fsInput(rootMount?.input);
     const parent = await base.snapshot();
-    const snapshotName = `cache/${key.slice(7)}`;
-    await this.worker.snapshotter.remove(snapshotName).catch(() => {});
+    const snapshotName = await this.snapshotName(key);
     return this.withActive(parent, async (rootMounts, active) => {
       const releases: (() => Promise<void>)[] = [];
       const specs: ExecMountSpec[] = [{ destination: '/', mounts: rootMounts }];
@@ -324,8 +333,7 @@ export class Solver {
   private async file(key: string, v: Vertex, op: FileOp): Promise<FsResult> {
     const base = await this.fsInput(op.base);
     const parent = await base.snapshot();
-    const snapshotName = `cache/${key.slice(7)}`;
-    await this.worker.snapshotter.remove(snapshotName).catch(() => {});
+    const snapshotName = await this.snapshotName(key);
     return this.withActive(parent, async (mounts, active) => {
       const target = fs.mkdtempSync(join(this.tmp, 'file-'));
       const releases: (() => Promise<void>)[] = [];
@@ -367,8 +375,7 @@ export class Solver {
     for (const r of rest) {
       const over = await this.fsInput(r);
       const parent = await acc.snapshot();
-      const snapshotName = `cache/${sha(key + r).slice(7)}`;
-      await this.worker.snapshotter.remove(snapshotName).catch(() => {});
+      const snapshotName = await this.snapshotName(sha(key + r));
       acc = await this.withActive(parent, async (mounts, active) => {
         const target = fs.mkdtempSync(join(this.tmp, 'merge-'));
         await this.worker.mount(mounts, target);
@@ -392,8 +399,7 @@ export class Solver {
     const { path, digest } = await this.worker.fetchUrl(op.url, this.opts.signal);
     try {
       if (op.checksum && op.checksum !== digest) throw new SolveError(`ADD ${op.url}: checksum mismatch: expected ${op.checksum}, got ${digest}`);
-      const snapshotName = `cache/${key.slice(7)}`;
-      await this.worker.snapshotter.remove(snapshotName).catch(() => {});
+      const snapshotName = await this.snapshotName(key);
       return await this.withActive(undefined, async (mounts, active) => {
         const target = fs.mkdtempSync(join(this.tmp, 'http-'));
         await this.worker.mount(mounts, target);

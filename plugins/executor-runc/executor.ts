@@ -8,6 +8,7 @@ import { resolveInRoot } from '../../core/layer/securejoin.ts';
 import { mountAll, mountPoints, unmountAll } from '../../core/snapshot/mount.ts';
 import { runcDelete, runcErrors, runcKill, runcList, type RuncCli } from './runc.ts';
 import { buildSpec, type OciMount } from './spec.ts';
+import { ownerAlive, writeOwner } from './owner.ts';
 import { recordStubs, removeStubs } from './stubs.ts';
 import { resolveUser } from './user.ts';
 
@@ -54,6 +55,7 @@ export class RuncExecutor implements Executor {
     const bundle = join(this.bundlesDir, id);
     const rootfs = join(bundle, 'rootfs');
     mkdirSync(bundle, { mode: 0o700 });
+    writeOwner(bundle);
     let stubs: ReturnType<typeof recordStubs> = [];
     let failed = false;
     try {
@@ -130,8 +132,10 @@ export class RuncExecutor implements Executor {
       // The container may not exist yet: keep killing until runc returns.
       let exited = false;
       proc.exited.then(() => (exited = true));
-      while (!exited) {
+      for (let tries = 0; !exited; tries++) {
         await runcKill(this.cli, id);
+        // runc stuck before the container exists: stop runc itself (our own child).
+        if (tries === 50) proc.kill('SIGKILL');
         await Promise.race([proc.exited, sleep(100)]);
       }
     };
@@ -159,18 +163,21 @@ export class RuncExecutor implements Executor {
     rmSync(bundle, { recursive: true, force: true });
   }
 
-  /** After a crash: kills and deletes every container under our runc root, unmounts and removes
-   *  every bundle. Returns the ids it cleaned. */
+  /** After a crash: kills and deletes the containers under our runc root, unmounts and removes
+   *  the bundles, except those of a process that is still running (another edgebuild sharing
+   *  this root). Returns the ids it cleaned. */
   async cleanupStale(): Promise<string[]> {
     const ids = new Set<string>();
+    const live = (id: string) => ownerAlive(join(this.bundlesDir, id));
     for (const c of await runcList(this.cli)) {
+      if (live(c.id)) continue;
       await runcKill(this.cli, c.id);
       if (!(await runcDelete(this.cli, c.id))) throw new Error(`runc --root ${this.cli.stateDir}: cannot delete stale container ${c.id}`);
       ids.add(c.id);
     }
     for (const name of readdirSync(this.bundlesDir)) {
       const bundle = join(this.bundlesDir, name);
-      if (!statSync(bundle).isDirectory()) continue;
+      if (!statSync(bundle).isDirectory() || live(name)) continue;
       await this.cleanup(name, bundle, []);
       ids.add(name);
     }

@@ -1,7 +1,7 @@
 // type=image,name=ref[,ref2],push=true,store=true,…: the image into the local content store (and
 // its names recorded), and/or pushed to a registry, as BuildKit's image exporter.
 import { join } from 'node:path';
-import type { PluginRegistration } from '../../core/plugin/types.ts';
+import type { InitContext, PluginRegistration } from '../../core/plugin/types.ts';
 import type { Compressor, Exporter } from '../../core/export/types.ts';
 import { boolAttr, checkAttrs, ExportAttrError } from '../../core/export/attrs.ts';
 import { IMAGE_ATTRS, parseImageAttrs } from '../../core/export/image-attrs.ts';
@@ -28,19 +28,21 @@ export interface ImageExporterDeps {
   registryClient: (insecureHosts: string[], signal?: AbortSignal) => RegistryClient;
 }
 
-export function imageExporter(deps: ImageExporterDeps): Exporter {
+/** `registry` is BuildKit's shorthand for `image,push=true`; both share this code. */
+export function imageExporter(deps: ImageExporterDeps, kind: { id: 'image' | 'registry' } = { id: 'image' }): Exporter {
+  const id = kind.id;
   return {
     async export(input, attrs, progress, signal) {
-      checkAttrs('image', attrs, IMAGE_EXPORTER_ATTRS);
+      checkAttrs(id, attrs, IMAGE_EXPORTER_ATTRS);
       const names = imageNames(attrs.name);
       for (const n of names) parseReference(n); // a bad name fails before any work
-      const push = boolAttr('image', attrs, 'push', false);
-      const store = boolAttr('image', attrs, 'store', true);
-      const insecure = boolAttr('image', attrs, 'registry.insecure', false);
-      if (push && names.length === 0) throw new ExportAttrError('exporter image: push=true needs name=REF');
-      if (!push && !store) throw new ExportAttrError('exporter image: store=false without push=true would export nothing');
-      const image = parseImageAttrs('image', attrs, { oci: true });
-      const img = await buildImage(input, { ...image, exporter: 'image', tmpDir: deps.tmpDir, compressors: deps.compressors() }, progress, signal);
+      const push = boolAttr(id, attrs, 'push', id === 'registry');
+      const store = boolAttr(id, attrs, 'store', true);
+      const insecure = boolAttr(id, attrs, 'registry.insecure', false);
+      if (push && names.length === 0) throw new ExportAttrError(`exporter ${id}: push=true needs name=REF`);
+      if (!push && !store) throw new ExportAttrError(`exporter ${id}: store=false without push=true would export nothing`);
+      const image = parseImageAttrs(id, attrs, { oci: true });
+      const img = await buildImage(input, { ...image, exporter: id, tmpDir: deps.tmpDir, compressors: deps.compressors() }, progress, signal);
       try {
         const notes = [...img.notes];
         const content = store ? deps.contentStore() : undefined;
@@ -68,28 +70,39 @@ export function withInsecure(registries: RegistryConfigMap, hosts: string[]): Re
   return out;
 }
 
+function initImageExporter(ctx: InitContext<Record<string, never>>, id: 'image' | 'registry'): Exporter {
+  let content: ContentStore | undefined;
+  let images: ImageStore | undefined;
+  const deps: ImageExporterDeps = {
+    compressors: compressorsFrom(ctx),
+    // Under the root, like the store, so ingesting a compressed layer stays on one filesystem.
+    tmpDir: join(ctx.pluginRoot, 'tmp'),
+    contentStore: () => (content ??= new ContentStore(ctx.root)),
+    imageStore: () => (images ??= new ImageStore(ctx.root)),
+    registryClient: (hosts, signal) =>
+      new RegistryClient({
+        registries: withInsecure(ctx.global.registry, hosts),
+        credentials: ctx.all<CredentialSource>('auth').map((a) => a.instance),
+        signal,
+      }),
+  };
+  return imageExporter(deps, { id });
+}
+
 export const imageExporterPlugin: PluginRegistration<Record<string, never>, Exporter> = {
   kind: 'exporter',
   id: 'image',
   description: 'the image into the local store and/or a registry (name=REF, push=true)',
   requires: ['compressor', 'auth'],
-  init: (ctx) => {
-    let content: ContentStore | undefined;
-    let images: ImageStore | undefined;
-    return imageExporter({
-      compressors: compressorsFrom(ctx),
-      // Compressed layers are written next to the store so that ingesting them stays on one filesystem.
-      tmpDir: join(ctx.pluginRoot, 'tmp'),
-      contentStore: () => (content ??= new ContentStore(ctx.root)),
-      imageStore: () => (images ??= new ImageStore(ctx.root)),
-      registryClient: (hosts, signal) =>
-        new RegistryClient({
-          registries: withInsecure(ctx.global.registry, hosts),
-          credentials: ctx.all<CredentialSource>('auth').map((a) => a.instance),
-          signal,
-        }),
-    });
-  },
+  init: (ctx) => initImageExporter(ctx, 'image'),
+};
+
+export const registryExporterPlugin: PluginRegistration<Record<string, never>, Exporter> = {
+  kind: 'exporter',
+  id: 'registry',
+  description: 'shorthand for type=image,push=true (name=REF)',
+  requires: ['compressor', 'auth'],
+  init: (ctx) => initImageExporter(ctx, 'registry'),
 };
 
 export default imageExporterPlugin;

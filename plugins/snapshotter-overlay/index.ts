@@ -16,7 +16,7 @@ export const overlaySnapshotter: PluginRegistration<v.InferOutput<typeof config>
   async init(ctx) {
     const problem = await overlayProblem(ctx.pluginRoot);
     if (problem) throw new PluginDisabled(problem);
-    return new DirSnapshotter(ctx.pluginRoot, overlayDriver);
+    return new DirSnapshotter(ctx.pluginRoot, overlayDriver());
   },
 };
 

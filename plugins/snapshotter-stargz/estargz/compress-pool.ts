@@ -1,7 +1,7 @@
 // Compress members on several Workers. Members are independent, and MemberStream writes them in
 // order, so the blob is byte-for-byte the same whatever the number of workers.
 import { compressMember, type CompressionKind } from "./compress.ts";
-import type { CompressRequest, CompressResponse } from "./compress-worker.ts";
+import { COMPRESS_WORKER_SOURCE, type CompressRequest, type CompressResponse } from "./compress-worker.ts";
 import type { MemberCompressor } from "./member-stream.ts";
 
 export interface CompressPool {
@@ -19,8 +19,9 @@ export function createCompressPool(kind: CompressionKind, level: number, workers
   const waiting = new Map<number, { resolve: (b: Uint8Array) => void; reject: (e: Error) => void }>();
   let nextId = 0;
   let turn = 0;
+  const url = URL.createObjectURL(new Blob([COMPRESS_WORKER_SOURCE], { type: "application/javascript" }));
   for (let i = 0; i < workers; i++) {
-    const w = new Worker(new URL("./compress-worker.ts", import.meta.url));
+    const w = new Worker(url);
     w.onmessage = (ev: MessageEvent<CompressResponse>) => {
       const msg = ev.data;
       const p = waiting.get(msg.id);
@@ -51,6 +52,7 @@ export function createCompressPool(kind: CompressionKind, level: number, workers
     inFlight: Math.max(4, workers * 2),
     close: () => {
       for (const w of pool) w.terminate();
+      URL.revokeObjectURL(url);
     },
   };
 }

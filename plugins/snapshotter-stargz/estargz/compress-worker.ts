@@ -1,8 +1,8 @@
-// Worker body for compress-pool.ts: compresses one member per message.
-// (In a `bun build --compile` binary this file must be passed as an extra entrypoint.)
-import { compressMember, type CompressionKind } from "./compress.ts";
-
-declare const self: Worker;
+// Worker body for compress-pool.ts, kept as source text so the pool can start it from a Blob URL:
+// that works the same under `bun test` and inside a `bun build --compile` binary (a separate
+// worker file would have to be added to the compile command as an extra entrypoint).
+// It must compress exactly like compress.ts's compressMember.
+import type { CompressionKind } from "./compress.ts";
 
 export interface CompressRequest {
   id: number;
@@ -13,14 +13,17 @@ export interface CompressRequest {
 
 export type CompressResponse = { id: number; out: Uint8Array } | { id: number; error: string };
 
-self.onmessage = (ev: MessageEvent<CompressRequest>) => {
+export const COMPRESS_WORKER_SOURCE = `
+const zlib = require("node:zlib");
+self.onmessage = (ev) => {
   const { id, kind, level, data } = ev.data;
   try {
-    let out = compressMember(kind, data, level);
-    // Transfer needs a buffer we own entirely.
+    let out = kind === "gzip" ? new Uint8Array(zlib.gzipSync(data, { level })) : Bun.zstdCompressSync(data, { level });
+    // Transfer needs a buffer this member owns entirely.
     if (out.byteOffset !== 0 || out.byteLength !== out.buffer.byteLength) out = out.slice();
-    self.postMessage({ id, out } satisfies CompressResponse, [out.buffer as ArrayBuffer]);
+    self.postMessage({ id, out }, [out.buffer]);
   } catch (e) {
-    self.postMessage({ id, error: (e as Error).message } satisfies CompressResponse);
+    self.postMessage({ id, error: String(e && e.message || e) });
   }
 };
+`;

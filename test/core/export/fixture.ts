@@ -63,7 +63,8 @@ async function tarBytes(dir: string): Promise<Uint8Array> {
   const out = new PassThrough();
   const chunks: Buffer[] = [];
   out.on('data', (c) => chunks.push(c));
-  await writeRootfsTar(dir, out);
+  // Clamped to T: directories and links get the creation time otherwise, which differs between runs.
+  await writeRootfsTar(dir, out, T);
   out.end();
   return Buffer.concat(chunks);
 }

@@ -138,6 +138,8 @@ describe('layer apply and diff', () => {
     await applyLayer(e, chunked(layer1), { mode: 'native' });
     await applyLayer(e, chunked(layer2KeepsEarlier), { mode: 'native' });
     expect(tree(e)).toEqual(['a/', 'a/x', 'a/y', 'b/', 'b/new', 'c']);
+    await applyLayer(e, chunked(makeTar([{ name: 'nowhere/deep/.wh.x' }, { name: 'nowhere2/.wh..wh..opq' }])), { mode: 'native' });
+    expect(tree(e)).toEqual(['a/', 'a/x', 'a/y', 'b/', 'b/new', 'c']);
   });
 
   test('[slow] whiteouts and opaque dirs in overlay mode become overlayfs whiteouts and stack', async () => {

@@ -117,6 +117,23 @@ export function snapshotterSuite(name: string, reg: PluginRegistration<any, any>
       expect(readdirSync(join(root, 'snapshots'))).toEqual([]);
     });
 
+    test(`${name === 'overlay' ? '[slow] ' : ''}${name}: two instances on one root (two processes) see each other's changes`, async () => {
+      const root = join(work, `root-${n++}`);
+      const driver = ((await initPlugin(reg, root)) as unknown as { driver: never }).driver;
+      const a = new DirSnapshotter(root, driver);
+      const b = new DirSnapshotter(root, driver);
+      await a.applyLayer('base', undefined, chunked(L1));
+      await b.applyLayer('second', 'base', chunked(L2));
+      await a.prepare('work-a', 'second');
+      await b.prepare('work-b', 'second');
+      const seen: string[] = [];
+      await a.walk((i) => void seen.push(i.key));
+      expect(seen).toEqual(['base', 'second', 'work-a', 'work-b']);
+      const ids = new Set(Object.values(JSON.parse(readFileSync(join(root, 'metadata.json'), 'utf8')).snapshots).map((s) => (s as { id: number }).id));
+      expect(ids.size).toBe(4);
+      await expect(a.remove('second')).rejects.toThrow('has children');
+    });
+
     test(`${name === 'overlay' ? '[slow] ' : ''}${name}: a failed unpack leaves no snapshot behind`, async () => {
       const root = join(work, `root-${n++}`);
       const sn = await initPlugin(reg, root);

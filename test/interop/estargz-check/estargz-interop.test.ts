@@ -151,6 +151,7 @@ describe("we read the reference's blobs", () => {
     ["gzip, default options", {}],
     ["gzip, 5000-byte chunks, prioritized files", { chunkSize: 5000, prioritized: ["bin/hard", "usr/share/f3"] }],
     ["zstd:chunked, 5000-byte chunks", { zstd: true, chunkSize: 5000 }],
+    ["zstd:chunked, prioritized files", { zstd: true, prioritized: ["bin/hard", "usr/share/f3"] }],
   ];
   for (const [label, opts] of cases) {
     test(`[slow] ${label}: file for file against the source tar; same TOC as ours apart from offsets`, async () => {

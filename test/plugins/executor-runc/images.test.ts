@@ -22,7 +22,7 @@ async function unpackAndRun(name: TestImageName, args: string[]): Promise<string
   const index = json(join(layout, 'index.json'));
   const manifest = json(blob(layout, index.manifests[0].digest));
   const config = json(blob(layout, manifest.config.digest));
-  const sn = new DirSnapshotter(join(work, name, 'snap'), overlayDriver);
+  const sn = new DirSnapshotter(join(work, name, 'snap'), overlayDriver());
   let parent: string | undefined;
   for (const [i, l] of manifest.layers.entries()) {
     const tar = Readable.from(createReadStream(blob(layout, l.digest)).pipe(createGunzip()));

@@ -12,14 +12,14 @@ import { MediaType } from '../../../core/image/media-types.ts';
 
 afterAll(removeTemps);
 
-function exporterAt(root: string) {
+function exporterAt(root: string, id: 'image' | 'registry' = 'image') {
   return imageExporter({
     compressors,
     tmpDir: join(root, 'tmp'),
     contentStore: () => new ContentStore(root),
     imageStore: () => new ImageStore(root),
     registryClient: (hosts) => new RegistryClient({ registries: withInsecure({}, hosts) }),
-  });
+  }, { id });
 }
 
 const skopeoRaw = (ref: string) => {
@@ -76,6 +76,11 @@ describe('exporter image (push)', () => {
     expect(b.digest).toBe(a.digest);
     expect(b.notes.filter((n) => n.includes('already in demo/app'))).toHaveLength(3);
     expect(b.notes.some((n) => n.includes('uploaded'))).toBe(false);
+
+    // type=registry is image with push=true by default.
+    const c = await exporterAt(tmp('image-root'), 'registry').export((await makeFixture({ epoch: 1_650_000_000 })).input, { name: `${reg.host}/demo/app:v3` }, quiet);
+    expect(c.notes).toContain(`pushed ${reg.host}/demo/app:v3 ${a.digest}`);
+    await expect(exporterAt(tmp('image-root'), 'registry').export((await makeFixture()).input, {}, quiet)).rejects.toThrow('exporter registry: push=true needs name=REF');
   });
 
   test('[slow] an existing layer from another repository of the registry is mounted, not uploaded', async () => {

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, test } from 'bun:test';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, statSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { localExporter } from '../../../plugins/exporter-local/index.ts';
 import { describeTree, makeFixture, quiet, tmp, removeTemps } from '../../core/export/fixture.ts';
@@ -15,6 +15,13 @@ describe('exporter local', () => {
     expect(describeTree(dest)).toEqual(describeTree(fx.rootfs));
     expect(describeTree(dest)['bin/su-ish']).toStartWith('file 4755');
     expect(describeTree(dest)['etc/conf.hard']).toContain('hardlink of etc/conf');
+  });
+
+  test('SOURCE_DATE_EPOCH clamps mtimes of the copy', async () => {
+    const fx = await makeFixture({ epoch: 1_000_000_000 });
+    const dest = join(tmp('local'), 'out');
+    await localExporter().export(fx.input, { dest }, quiet);
+    for (const p of ['bin', 'bin/tool', 'etc/conf']) expect(statSync(join(dest, p)).mtimeMs).toBe(1_000_000_000_000);
   });
 
   test('merges into an existing dest: same names replaced, others kept', async () => {

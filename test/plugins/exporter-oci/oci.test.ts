@@ -2,6 +2,7 @@ import { afterAll, describe, expect, test } from 'bun:test';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { PassThrough } from 'node:stream';
 import { ociExporter } from '../../../plugins/exporter-oci/index.ts';
 import { compressors, describeTree, makeFixture, quiet, sha256, tmp, removeTemps } from '../../core/export/fixture.ts';
 import { failAfter } from '../../core/export/fail-after.ts';
@@ -102,6 +103,18 @@ describe('exporter oci', () => {
     await expect(exporter().export((await makeFixture()).input, { dest: layout, tar: 'false' }, quiet, failAfter(1))).rejects.toThrow('cancelled mid-export');
     expect(readdirSync(layout)).toEqual([]);
     expect(existsSync(join(dir, 'layout'))).toBe(true);
+  });
+
+  test('dest=- streams the same tarball to stdout', async () => {
+    const fx = await makeFixture({ epoch: 1_650_000_000 });
+    const dir = tmp('oci');
+    await exporter().export(fx.input, { dest: join(dir, 'file.tar') }, quiet);
+    const out = new PassThrough();
+    const chunks: Buffer[] = [];
+    out.on('data', (c) => chunks.push(c));
+    await ociExporter({ compressors, tmpDir: tmp('oci-blobs'), stdout: out }).export((await makeFixture({ epoch: 1_650_000_000 })).input, { dest: '-' }, quiet);
+    expect(sha256(Buffer.concat(chunks))).toBe(sha256(readFileSync(join(dir, 'file.tar'))));
+    await expect(exporter().export(fx.input, { dest: '-', tar: 'false' }, quiet)).rejects.toThrow('exporter oci: tar=false needs dest=DIR, not -');
   });
 
   test('unknown attributes are refused', async () => {

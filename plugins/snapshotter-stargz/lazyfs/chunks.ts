@@ -1,0 +1,63 @@
+// The chunk table of a layer: every verified unit of file data, numbered the same way in the main
+// thread (which fetches) and in the FUSE workers (which read), so messages carry plain numbers.
+import { join } from "node:path";
+import type { ParsedToc, TocFile } from "../estargz/index.ts";
+
+export interface ChunkRef {
+  /** Position in the table: the id used in messages. */
+  id: number;
+  /** The file owning the data (hardlinks resolved). */
+  file: TocFile;
+  /** Index of this chunk inside `file.chunks` (what EstargzReader.decodeChunk takes). */
+  index: number;
+  chunkOffset: number;
+  chunkSize: number;
+  /** Compressed span in the blob. */
+  offset: number;
+  compressedEnd: number;
+  innerOffset: number;
+}
+
+export interface ChunkTable {
+  chunks: ChunkRef[];
+  /** Chunk ids of each regular file with data, by TOC name of the owner. */
+  byFile: Map<string, number[]>;
+}
+
+export function buildChunkTable(toc: ParsedToc): ChunkTable {
+  const chunks: ChunkRef[] = [];
+  const byFile = new Map<string, number[]>();
+  for (const file of toc.files) {
+    if (file.type !== "reg" || file.chunks.length === 0) continue;
+    const ids: number[] = [];
+    file.chunks.forEach((c, index) => {
+      const id = chunks.length;
+      ids.push(id);
+      chunks.push({ id, file, index, chunkOffset: c.chunkOffset, chunkSize: c.chunkSize, offset: c.offset, compressedEnd: c.compressedEnd, innerOffset: c.innerOffset });
+    });
+    byFile.set(file.name, ids);
+  }
+  return { chunks, byFile };
+}
+
+/** Directory of one layer's cached chunks. */
+export function layerCacheDir(cacheDir: string, layerDigest: string): string {
+  return join(cacheDir, layerDigest.replace(":", "-"));
+}
+
+/** Cache file of one verified chunk: keyed by the blob offset of its member and its offset inside it. */
+export function chunkCachePath(cacheDir: string, layerDigest: string, c: Pick<ChunkRef, "offset" | "innerOffset">): string {
+  return join(layerCacheDir(cacheDir, layerDigest), `${c.offset}-${c.innerOffset}`);
+}
+
+/** Index of the chunk of `ids` (sorted by chunkOffset) holding file offset `pos`. */
+export function chunkAt(table: ChunkTable, ids: number[], pos: number): number {
+  let lo = 0;
+  let hi = ids.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (table.chunks[ids[mid]].chunkOffset <= pos) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}

@@ -1,0 +1,118 @@
+// The lazy layer filesystem: the fs module each FUSE handler worker loads (see fuse/types.ts).
+// Metadata comes from the TOC handed over at mount; file data from verified chunks (chunk-client.ts).
+import { Errno, S_IFMT, S_IFREG } from "../fuse/abi.ts";
+import { FsError, type DirEntry, type NodeAttr, type ReadOnlyFs } from "../fuse/types.ts";
+import { ChunkClient } from "./chunk-client.ts";
+import { buildChunkTable, chunkAt, type ChunkTable } from "./chunks.ts";
+import { buildInodeTree, type Inode } from "./inode-tree.ts";
+import type { LazyFsInit } from "./protocol.ts";
+
+class LazyFs implements ReadOnlyFs {
+  private readonly inodes: Map<bigint, Inode>;
+  private readonly table: ChunkTable;
+  private readonly chunks: ChunkClient;
+  private readonly blocks: number;
+
+  constructor(private readonly init: LazyFsInit) {
+    this.inodes = buildInodeTree(init.toc, init.overlayXattrPrefix);
+    this.table = buildChunkTable(init.toc);
+    this.chunks = new ChunkClient(init, this.table);
+    let bytes = 0;
+    for (const n of this.inodes.values()) bytes += n.attr.size;
+    this.blocks = Math.ceil(bytes / 4096);
+  }
+
+  private node(ino: bigint): Inode {
+    const n = this.inodes.get(ino);
+    if (!n) throw new FsError(Errno.ENOENT, `no inode ${ino}`);
+    return n;
+  }
+
+  root(): NodeAttr {
+    return this.node(1n).attr;
+  }
+
+  lookup(parentIno: bigint, name: string): NodeAttr | undefined {
+    const p = this.node(parentIno);
+    if (!p.children) throw new FsError(Errno.ENOTDIR);
+    const ino = p.children.get(name);
+    return ino === undefined ? undefined : this.node(ino).attr;
+  }
+
+  getattr(ino: bigint): NodeAttr {
+    return this.node(ino).attr;
+  }
+
+  readlink(ino: bigint): Uint8Array {
+    const n = this.node(ino);
+    if (!n.target) throw new FsError(Errno.EINVAL);
+    return n.target;
+  }
+
+  readdir(ino: bigint): readonly DirEntry[] {
+    const n = this.node(ino);
+    if (!n.list) throw new FsError(Errno.ENOTDIR);
+    return n.list;
+  }
+
+  async read(ino: bigint, offset: number, size: number): Promise<Uint8Array> {
+    const n = this.node(ino);
+    if ((n.attr.mode & S_IFMT) !== S_IFREG) throw new FsError(Errno.EISDIR);
+    const end = Math.min(n.attr.size, offset + size);
+    if (!n.file || offset >= end) return new Uint8Array(0);
+    const ids = this.table.byFile.get(n.file.name)!;
+    const first = chunkAt(this.table, ids, offset);
+    const last = chunkAt(this.table, ids, end - 1);
+    const want = ids.slice(first, last + 1);
+    let parts: Uint8Array[];
+    try {
+      parts = await this.chunks.get(want);
+    } catch (e) {
+      // The main thread already logged the cause with the layer digest and file name.
+      throw new FsError(Errno.EIO, `${this.init.layerDigest} ${n.file.name}: ${(e as Error).message}`);
+    }
+    if (parts.length === 1) {
+      const c = this.table.chunks[want[0]];
+      return parts[0].subarray(offset - c.chunkOffset, end - c.chunkOffset);
+    }
+    const out = new Uint8Array(end - offset);
+    want.forEach((id, i) => {
+      const c = this.table.chunks[id];
+      const from = Math.max(offset, c.chunkOffset);
+      const to = Math.min(end, c.chunkOffset + c.chunkSize);
+      out.set(parts[i].subarray(from - c.chunkOffset, to - c.chunkOffset), from - offset);
+    });
+    return out;
+  }
+
+  getxattr(ino: bigint, name: string): Uint8Array | undefined {
+    return this.node(ino).xattrs.get(name);
+  }
+
+  listxattr(ino: bigint): readonly string[] {
+    return [...this.node(ino).xattrs.keys()];
+  }
+
+  pathOf(ino: bigint): string | undefined {
+    return this.inodes.get(ino)?.name;
+  }
+
+  backingFile(ino: bigint): { path: string } | undefined {
+    if (!this.init.passthrough) return undefined;
+    const f = this.inodes.get(ino)?.file;
+    const ids = f && this.table.byFile.get(f.name);
+    // A cached chunk file holds exactly the file's bytes only for a single-chunk file.
+    if (!ids || ids.length !== 1 || this.table.chunks[ids[0]].chunkSize !== f.size) return undefined;
+    return this.chunks.onDisk(ids[0]) ? { path: this.chunks.cachePath(ids[0]) } : undefined;
+  }
+
+  statfs() {
+    return { blocks: this.blocks, files: this.inodes.size, bsize: 4096, namelen: 255 };
+  }
+}
+
+export function createFs(init: unknown): ReadOnlyFs {
+  return new LazyFs(init as LazyFsInit);
+}
+
+export default createFs;

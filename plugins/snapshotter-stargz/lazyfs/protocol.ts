@@ -1,0 +1,42 @@
+// What the main thread hands each FUSE worker (structured-cloneable) and the messages they trade.
+//
+// Network fetches happen only in the main thread: one fetch per chunk however many workers wait,
+// prefetch and background fetch in one place, and no credentials copied into workers. Workers ask
+// over a BroadcastChannel (the FUSE server gives the fs module nothing but its init data, and a
+// named channel needs nothing transferred); the main thread answers once the chunks are verified
+// and in the disk cache, so replies stay tiny. Only in memory-only mode (cache disk full) do the
+// verified bytes ride along in the reply.
+import type { ParsedToc } from "../estargz/index.ts";
+
+export interface LazyFsInit {
+  layerDigest: string;
+  toc: ParsedToc;
+  /** Name of the BroadcastChannel the layer's fetcher listens on. */
+  channel: string;
+  cacheDir: string;
+  /** Hand fully cached single-chunk files to the kernel (FUSE passthrough). */
+  passthrough: boolean;
+  /** Bytes of decoded chunks each worker keeps in memory. */
+  memoryCacheBytes: number;
+  /** "trusted" (default) or "user" when overlayfs runs with userxattr. */
+  overlayXattrPrefix: "trusted" | "user";
+}
+
+export interface FetchRequest {
+  t: "fetch";
+  /** The asking worker's nonce: replies are broadcast, each worker keeps its own. */
+  w: string;
+  id: number;
+  chunks: number[];
+}
+
+export interface FetchReply {
+  t: "done";
+  w: string;
+  id: number;
+  error?: string;
+  /** Verified bytes of chunks the disk cache could not take (memory-only mode). */
+  inline?: [number, Uint8Array][];
+}
+
+export type ChannelMessage = FetchRequest | FetchReply;
