@@ -6,7 +6,7 @@ import { uncompressedPlugin } from './compressor-uncompressed/index.ts';
 import { zstdPlugin } from './compressor-zstd/index.ts';
 import { runcExecutor } from './executor-runc/index.ts';
 import { dockerExporterPlugin } from './exporter-docker/index.ts';
-import { imageExporterPlugin } from './exporter-image/index.ts';
+import { imageExporterPlugin, registryExporterPlugin } from './exporter-image/index.ts';
 import { localExporterPlugin } from './exporter-local/index.ts';
 import { ociExporterPlugin } from './exporter-oci/index.ts';
 import { tarExporterPlugin } from './exporter-tar/index.ts';
@@ -28,4 +28,5 @@ export const builtinPlugins: PluginRegistration<any, any>[] = [
   ociExporterPlugin,
   dockerExporterPlugin,
   imageExporterPlugin,
+  registryExporterPlugin,
 ];

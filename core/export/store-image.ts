@@ -29,12 +29,21 @@ async function openAt(blob: BuiltBlob, offset: number): Promise<ReadableStream<U
 /** Stores every blob; returns how many were new. */
 export async function storeBlobs(img: BuiltImage, store: ContentStore, progress: ExportProgress, signal?: AbortSignal): Promise<number> {
   let added = 0;
+  let remote = 0;
+  // Base layers kept as they are and not in the store stay in their registry (a lazily pulled
+  // eStargz base must not be downloaded in full just to record the image locally).
+  const remoteOnly = new Set<string>();
+  for (const l of img.layers) if (l.reused && l.sourceRepository && !(await store.has(l.descriptor.digest))) remoteOnly.add(l.descriptor.digest);
   for (const b of imageBlobs(img)) {
     signal?.throwIfAborted();
+    if (remoteOnly.has(b.descriptor.digest)) {
+      remote++;
+      continue;
+    }
     if (await store.ingest({ digest: b.descriptor.digest, size: b.descriptor.size }, (off) => openAt(b, off), { signal })) added++;
   }
   await store.put(img.manifest.bytes, img.manifest.descriptor.digest);
-  progress.log(`stored ${added} new blob(s) and manifest ${img.manifest.descriptor.digest}`);
+  progress.log(`stored ${added} new blob(s) and manifest ${img.manifest.descriptor.digest}${remote ? `; ${remote} base layer(s) left in their registry` : ''}`);
   return added;
 }
 

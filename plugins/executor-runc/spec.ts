@@ -1,6 +1,7 @@
 // The OCI runtime spec (config.json) for one RUN: Docker's defaults for capabilities, masked and
 // read-only paths and the /proc /dev /sys mounts; the network namespace per the request.
 import type { ExecRequest } from '../../core/executor/types.ts';
+import { seccompProfile } from './seccomp.ts';
 import type { ResolvedUser } from './user.ts';
 
 export interface OciMount {
@@ -103,6 +104,7 @@ export function buildSpec({ req, user, rootfs, readonlyRoot, hostname, mounts }:
     linux: {
       resources: { devices: [{ allow: false, access: 'rwm' }] },
       namespaces: [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, ...(ownNetns ? [{ type: 'network' }] : [])],
+      seccomp: seccompProfile(),
       maskedPaths: MASKED_PATHS,
       readonlyPaths: READONLY_PATHS,
     },

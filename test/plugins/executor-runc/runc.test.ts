@@ -76,6 +76,14 @@ describe('executor runc', () => {
     expect(Number(host.out.trim())).toBe(readdirSync('/sys/class/net').length);
   });
 
+  test('[slow] the seccomp filter refuses new user namespaces and keyrings, not fork', async () => {
+    // unshare(1) from util-linux; the keyctl probe uses perl, both in the minbase rootfs.
+    const r = await run({ args: ['/bin/sh', '-c', 'unshare --user true 2>&1; echo "unshare=$?"; perl -e \'print syscall(250, 0) == -1 ? "keyctl=$!\\n" : "keyctl=ok\\n"\'; perl -e \'print "fork=", (fork() // -1) >= 0 ? "ok" : "no", "\\n"\''] });
+    expect(r.out).toContain('unshare=1');
+    expect(r.out).toContain('keyctl=Operation not permitted');
+    expect(r.out).toContain('fork=ok');
+  });
+
   test('[slow] a secret is readable in the container and absent from the diff', async () => {
     const { upper, mounts } = rootfs();
     const r = await run(
@@ -152,6 +160,19 @@ describe('executor runc', () => {
     expect(mountPoints().some((p) => p.startsWith(pluginRoot))).toBe(true);
     const cleaned = await exec.cleanupStale();
     expect(cleaned.length).toBe(1);
+    await expectClean();
+  });
+  test('[slow] cleanupStale leaves the containers of a live process alone', async () => {
+    const ac = new AbortController();
+    let started!: () => void;
+    const isUp = new Promise<void>((r) => (started = r));
+    const running = run({ args: ['/bin/sh', '-c', 'echo up; sleep 60'], signal: ac.signal, stdout: () => started() });
+    await isUp;
+    const other = new RuncExecutor({ runc: '/usr/sbin/runc', root: pluginRoot });
+    expect(await other.cleanupStale()).toEqual([]);
+    expect((await runcList(exec.cli)).map((c) => c.status)).toEqual(['running']);
+    ac.abort(new Error('done'));
+    await expect(running).rejects.toThrow('done');
     await expectClean();
   });
 });

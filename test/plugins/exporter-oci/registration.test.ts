@@ -12,7 +12,7 @@ import { ociExporterPlugin } from '../../../plugins/exporter-oci/index.ts';
 import { dockerExporterPlugin } from '../../../plugins/exporter-docker/index.ts';
 import { localExporterPlugin } from '../../../plugins/exporter-local/index.ts';
 import { tarExporterPlugin } from '../../../plugins/exporter-tar/index.ts';
-import { imageExporterPlugin } from '../../../plugins/exporter-image/index.ts';
+import { imageExporterPlugin, registryExporterPlugin } from '../../../plugins/exporter-image/index.ts';
 import { makeFixture, quiet, removeTemps, tmp } from '../../core/export/fixture.ts';
 
 afterAll(removeTemps);
@@ -22,7 +22,7 @@ describe('exporter and compressor registrations', () => {
     const root = tmp('host');
     const toml = '[plugins."compressor.zstd"]\nenabled = false\n[plugins."compressor.gzip"]\ncompression-level = 1\n';
     const host = new PluginHost({ root, config: parseConfigText(toml, '/etc/eb.toml'), configPath: '/etc/eb.toml' });
-    for (const r of [imageExporterPlugin, ociExporterPlugin, dockerExporterPlugin, localExporterPlugin, tarExporterPlugin, gzipPlugin, zstdPlugin, uncompressedPlugin]) host.register(r);
+    for (const r of [imageExporterPlugin, registryExporterPlugin, ociExporterPlugin, dockerExporterPlugin, localExporterPlugin, tarExporterPlugin, gzipPlugin, zstdPlugin, uncompressedPlugin]) host.register(r);
     await host.init();
     const states = Object.fromEntries(host.list().map((s) => [s.key, s.status]));
     expect(states).toEqual({
@@ -33,6 +33,7 @@ describe('exporter and compressor registrations', () => {
       'exporter.image': 'ok',
       'exporter.local': 'ok',
       'exporter.oci': 'ok',
+      'exporter.registry': 'ok',
       'exporter.tar': 'ok',
     });
     const oci = host.get<Exporter>('exporter.oci');

@@ -1,0 +1,60 @@
+// Byte ranges of one registry blob with retries until a deadline: the only place the lazy layer
+// talks to the network. A registry that stops answering costs at most `deadlineMs`, then the
+// caller gets an error (a read gets EIO), and the next call tries afresh.
+import type { ByteRange, RegistryClient, RepoRef } from "../../core/registry/client.ts";
+
+export interface BlobSourceOptions {
+  client: RegistryClient;
+  repo: RepoRef;
+  digest: string;
+  size: number;
+  deadlineMs: number;
+  minWaitMs: number;
+  maxWaitMs: number;
+  /** Counts bytes that came over the network. */
+  onBytes?: (n: number) => void;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class BlobSource {
+  requests = 0;
+  constructor(readonly opts: BlobSourceOptions) {}
+
+  get size(): number {
+    return this.opts.size;
+  }
+
+  async fetch(ranges: ByteRange[]): Promise<Uint8Array[]> {
+    const { client, repo, digest, deadlineMs } = this.opts;
+    const started = Date.now();
+    let wait = this.opts.minWaitMs;
+    for (let attempt = 1; ; attempt++) {
+      const left = deadlineMs - (Date.now() - started);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      try {
+        this.requests++;
+        // The client retries by itself too; this bound also covers a body that stops mid-way.
+        const got = await Promise.race([
+          client.fetchBlobRange(repo, digest, ranges),
+          new Promise<never>((_, rej) => (timer = setTimeout(() => rej(new Error(`no answer within ${deadlineMs} ms`)), left))),
+        ]);
+        for (const b of got) this.opts.onBytes?.(b.length);
+        return got;
+      } catch (e) {
+        const spent = Date.now() - started;
+        if (spent + wait >= deadlineMs) {
+          const what = ranges.map((r) => `${r.offset}+${r.length}`).join(",");
+          throw new Error(`blob ${digest} in ${repo.registry}/${repo.repository}: bytes ${what} not fetched after ${attempt} tries in ${spent} ms: ${(e as Error).message}`);
+        }
+        await sleep(wait);
+        wait = Math.min(this.opts.maxWaitMs, wait * 2);
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+  }
+
+  /** As an eStargz RandomAccessSource (footer and TOC reads). */
+  readAt = async (offset: number, length: number): Promise<Uint8Array> => (await this.fetch([{ offset, length }]))[0];
+}

@@ -1,0 +1,73 @@
+// The verified-chunk cache shared by every mount and surviving restarts: one file per chunk under
+// `<plugin root>/cache/<layer>/`, written to a temp name and renamed, so a reader (any worker, any
+// process) sees a whole chunk or none. Only bytes that passed their chunkDigest are written. When
+// the disk is full it falls back to memory (the LRU in front) with one warning.
+import { mkdirSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { chunkCachePath, layerCacheDir, type ChunkRef } from "./lazyfs/chunks.ts";
+import { ByteLru } from "./lazyfs/lru.ts";
+
+const DISK_FULL = new Set(["ENOSPC", "EDQUOT"]);
+
+export class ChunkCache {
+  private readonly memory: ByteLru<string>;
+  memoryOnly = false;
+
+  constructor(
+    readonly dir: string,
+    private readonly log: (m: string) => void,
+    memoryBytes = 128 << 20,
+  ) {
+    mkdirSync(dir, { recursive: true });
+    this.memory = new ByteLru(memoryBytes);
+  }
+
+  private key(layer: string, c: ChunkRef): string {
+    return `${layer}/${c.offset}-${c.innerOffset}`;
+  }
+
+  path(layer: string, c: ChunkRef): string {
+    return chunkCachePath(this.dir, layer, c);
+  }
+
+  has(layer: string, c: ChunkRef): boolean {
+    if (this.memory.has(this.key(layer, c))) return true;
+    return statSync(this.path(layer, c), { throwIfNoEntry: false })?.size === c.chunkSize;
+  }
+
+  /** Bytes held in memory only (memory-only mode), for inline replies. */
+  memoryBytes(layer: string, c: ChunkRef): Uint8Array | undefined {
+    return this.memory.get(this.key(layer, c));
+  }
+
+  /** Stores verified bytes. Returns false when they are kept in memory only. */
+  put(layer: string, c: ChunkRef, bytes: Uint8Array): boolean {
+    if (!this.memoryOnly) {
+      const path = this.path(layer, c);
+      const tmp = `${path}.tmp-${randomBytes(6).toString("hex")}`;
+      try {
+        mkdirSync(layerCacheDir(this.dir, layer), { recursive: true });
+        writeFileSync(tmp, bytes);
+        renameSync(tmp, path);
+        return true;
+      } catch (e) {
+        try {
+          unlinkSync(tmp);
+        } catch {
+          // never created
+        }
+        const code = (e as NodeJS.ErrnoException).code ?? "";
+        if (!DISK_FULL.has(code)) throw new Error(`stargz cache: cannot write ${path}: ${(e as Error).message}`);
+        this.memoryOnly = true;
+        this.log(`stargz cache: ${this.dir} is full (${code}); keeping fetched chunks in memory only from now on`);
+      }
+    }
+    this.memory.set(this.key(layer, c), bytes);
+    return false;
+  }
+
+  /** Drops a layer's cached chunks (e.g. when the layer is removed for good). */
+  dropLayer(layer: string): void {
+    rmSync(layerCacheDir(this.dir, layer), { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,60 @@
+// `[plugins."snapshotter.stargz"]`: stargz-snapshotter's setting names, so its docs apply.
+import * as v from "valibot";
+
+const uint = v.pipe(v.number(), v.integer(), v.minValue(0));
+const positive = v.pipe(v.number(), v.integer(), v.minValue(1));
+
+export const StargzConfigSchema = v.strictObject({
+  /** Bytes fetched at mount when a layer has no landmark (0: none). */
+  prefetch_size: v.optional(uint, 0),
+  /** How long a first read waits for the mount-time prefetch before fetching on its own. */
+  prefetch_timeout_sec: v.optional(v.pipe(v.number(), v.minValue(0)), 10),
+  noprefetch: v.optional(v.boolean(), false),
+  no_background_fetch: v.optional(v.boolean(), false),
+  /** Range requests in flight per layer. */
+  max_concurrency: v.optional(positive, 2),
+  /** Mount layers without checking their TOC against the toc.digest annotation (chunks are still checked). */
+  disable_verification: v.optional(v.boolean(), false),
+  blob: v.optional(
+    v.strictObject({
+      /** Smallest range requested: short fetches grow over the following chunks up to this many bytes. */
+      chunk_size: v.optional(uint, 50_000),
+      max_retries: v.optional(uint, 5),
+      min_wait_msec: v.optional(uint, 30),
+      max_wait_msec: v.optional(uint, 2_000),
+      /** A read that cannot get its bytes within this time fails with EIO. */
+      fetching_timeout_sec: v.optional(v.pipe(v.number(), v.minValue(0.1)), 30),
+      /** Chunks of a file fetched ahead once it is read sequentially. */
+      readahead_chunks: v.optional(uint, 2),
+    }),
+    {},
+  ),
+  background_fetch: v.optional(
+    v.strictObject({
+      /** Pause between background requests: the rate cap. */
+      fetch_period_msec: v.optional(uint, 100),
+      /** Compressed bytes per background request. */
+      fetch_size: v.optional(positive, 1 << 20),
+    }),
+    {},
+  ),
+  fuse: v.optional(
+    v.strictObject({
+      passthrough: v.optional(v.boolean(), false),
+      /** Seconds the kernel caches attributes and lookups (layers are immutable). */
+      attr_timeout: v.optional(v.pipe(v.number(), v.minValue(0)), 60),
+      workers: v.optional(positive, 2),
+      /** Decoded chunk bytes each FUSE worker keeps in memory. */
+      memory_cache_mb: v.optional(uint, 64),
+    }),
+    {},
+  ),
+  /** "user" when overlayfs runs with userxattr (opaque dirs then report user.overlay.opaque). */
+  overlay_xattr_prefix: v.optional(v.picklist(["trusted", "user"]), "trusted"),
+});
+
+export type StargzConfig = v.InferOutput<typeof StargzConfigSchema>;
+
+export function defaultStargzConfig(over: Partial<v.InferInput<typeof StargzConfigSchema>> = {}): StargzConfig {
+  return v.parse(StargzConfigSchema, over);
+}

@@ -1,0 +1,189 @@
+// Main-thread chunk fetcher of one lazy layer: whatever asks (FUSE workers, prefetch, background
+// fetch), each chunk is fetched once, adjacent chunks go out as one range request, at most
+// `maxConcurrency` requests run at a time, and every chunk is checked against its chunkDigest
+// before it reaches the cache. A bad chunk fails only the reads that need it, with a log line.
+import type { EstargzReader } from "./estargz/index.ts";
+import type { BlobSource } from "./blob-source.ts";
+import type { ChunkCache } from "./cache.ts";
+import type { ChunkRef, ChunkTable } from "./lazyfs/chunks.ts";
+
+export interface FetcherOptions {
+  layerDigest: string;
+  reader: EstargzReader;
+  table: ChunkTable;
+  source: BlobSource;
+  cache: ChunkCache;
+  maxConcurrency: number;
+  /** Grow short requests over following chunks up to this many compressed bytes (0: exact). */
+  minRequestBytes: number;
+  /** Largest single range request. */
+  maxRequestBytes: number;
+  log: (m: string) => void;
+}
+
+class Semaphore {
+  private active = 0;
+  private readonly queue: (() => void)[] = [];
+  constructor(private readonly n: number) {}
+  async run<T>(fn: () => Promise<T>, urgent: boolean): Promise<T> {
+    if (this.active >= this.n) await new Promise<void>((r) => (urgent ? this.queue.unshift(r) : this.queue.push(r)));
+    this.active++;
+    try {
+      return await fn();
+    } finally {
+      this.active--;
+      this.queue.shift()?.();
+    }
+  }
+}
+
+export class LayerFetcher {
+  private readonly inflight = new Map<number, Promise<void>>();
+  private readonly limiter: Semaphore;
+  /** Chunks ordered by blob offset, for growing requests over neighbours. */
+  private readonly byOffset: ChunkRef[];
+  private readonly position = new Map<number, number>();
+  lastError: string | undefined;
+  cachedChunks = 0;
+
+  constructor(readonly opts: FetcherOptions) {
+    this.limiter = new Semaphore(opts.maxConcurrency);
+    this.byOffset = [...opts.table.chunks].sort((a, b) => a.offset - b.offset || a.innerOffset - b.innerOffset);
+    this.byOffset.forEach((c, i) => this.position.set(c.id, i));
+    for (const c of this.byOffset) if (opts.cache.has(opts.layerDigest, c)) this.cachedChunks++;
+  }
+
+  get chunks(): ChunkRef[] {
+    return this.opts.table.chunks;
+  }
+
+  isCached(id: number): boolean {
+    return this.opts.cache.has(this.opts.layerDigest, this.chunks[id]);
+  }
+
+  isInflight(id: number): boolean {
+    return this.inflight.has(id);
+  }
+
+  get complete(): boolean {
+    return this.cachedChunks >= this.byOffset.length;
+  }
+
+  /**
+   * Makes sure every chunk in `ids` is verified and cached (disk, or memory when the disk is full).
+   * `urgent` requests (reads) jump the queue ahead of background work.
+   */
+  async ensure(ids: number[], urgent = true, waitCapMs?: number): Promise<void> {
+    const waits: Promise<void>[] = [];
+    const missing: ChunkRef[] = [];
+    for (const id of new Set(ids)) {
+      const pending = this.inflight.get(id);
+      if (pending) waits.push(waitCapMs === undefined ? pending : this.capped(id, pending, waitCapMs, urgent));
+      else if (!this.isCached(id)) missing.push(this.chunks[id]);
+    }
+    for (const group of this.groups(missing)) waits.push(this.fetchGroup(group, urgent));
+    await Promise.all(waits);
+  }
+
+  /** Waits for another fetch of `id` up to `capMs` (the prefetch timeout), then fetches it itself. */
+  private async capped(id: number, pending: Promise<void>, capMs: number, urgent: boolean): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timedOut = await Promise.race([
+      pending.then(() => false),
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(true), capMs))),
+    ]).finally(() => clearTimeout(timer));
+    if (timedOut && !this.isCached(id)) await this.fetchGroup([this.chunks[id]], urgent);
+  }
+
+  /** Splits chunks into runs that are adjacent in the blob, each run one range request. */
+  private groups(chunks: ChunkRef[]): ChunkRef[][] {
+    if (chunks.length === 0) return [];
+    const sorted = [...chunks].sort((a, b) => a.offset - b.offset || a.innerOffset - b.innerOffset);
+    const out: ChunkRef[][] = [];
+    let run: ChunkRef[] = [];
+    for (const c of sorted) {
+      const prev = run.at(-1);
+      const start = run[0]?.offset ?? c.offset;
+      const adjacent = prev && (c.offset === prev.compressedEnd || c.offset === prev.offset);
+      if (prev && (!adjacent || c.compressedEnd - start > this.opts.maxRequestBytes)) {
+        out.push(run);
+        run = [];
+      }
+      run.push(c);
+    }
+    out.push(run);
+    return out.map((g) => this.grow(g));
+  }
+
+  /** Extends a short run over the following uncached, unclaimed chunks (stargz's block alignment). */
+  private grow(run: ChunkRef[]): ChunkRef[] {
+    const min = this.opts.minRequestBytes;
+    const start = run[0].offset;
+    let last = run.at(-1)!;
+    for (let i = this.position.get(last.id)! + 1; i < this.byOffset.length && last.compressedEnd - start < min; i++) {
+      const c = this.byOffset[i];
+      if (c.offset !== last.compressedEnd && c.offset !== last.offset) break;
+      if (this.inflight.has(c.id) || this.isCached(c.id)) break;
+      if (c.compressedEnd - start > min) break;
+      run.push(c);
+      last = c;
+    }
+    return run;
+  }
+
+  private fetchGroup(group: ChunkRef[], urgent: boolean): Promise<void> {
+    const job = this.limiter.run(() => this.download(group), urgent);
+    const each = group.map((c) => {
+      const p = job.then((failures) => {
+        const f = failures.get(c.id);
+        if (f) throw f;
+      });
+      this.inflight.set(c.id, p);
+      p.catch(() => {}).finally(() => {
+        if (this.inflight.get(c.id) === p) this.inflight.delete(c.id);
+      });
+      return p;
+    });
+    return Promise.all(each).then(() => {});
+  }
+
+  /** One range request for a run; returns the chunks that failed, with why. */
+  private async download(group: ChunkRef[]): Promise<Map<number, Error>> {
+    const failures = new Map<number, Error>();
+    const todo = group.filter((c) => !this.isCached(c.id));
+    if (todo.length === 0) return failures;
+    const start = todo[0].offset;
+    const end = Math.max(...todo.map((c) => c.compressedEnd));
+    let bytes: Uint8Array;
+    try {
+      [bytes] = await this.opts.source.fetch([{ offset: start, length: end - start }]);
+    } catch (e) {
+      const err = new Error(`layer ${this.opts.layerDigest}: ${(e as Error).message}`);
+      this.lastError = err.message;
+      this.opts.log(`stargz: ${err.message} (for ${describe(todo)})`);
+      for (const c of todo) failures.set(c.id, err);
+      return failures;
+    }
+    for (const c of todo) {
+      try {
+        const plain = await this.opts.reader.decodeChunk(c.file, c.index, bytes.subarray(c.offset - start, c.compressedEnd - start));
+        if (!this.isCached(c.id)) {
+          this.opts.cache.put(this.opts.layerDigest, c, plain);
+          this.cachedChunks++;
+        }
+      } catch (e) {
+        // EstargzError names the layer, the file and the chunk; never hand out the bytes.
+        const err = e as Error;
+        this.lastError = err.message;
+        this.opts.log(`stargz: ${err.message}`);
+        failures.set(c.id, err);
+      }
+    }
+    return failures;
+  }
+}
+
+function describe(chunks: ChunkRef[]): string {
+  const names = [...new Set(chunks.map((c) => c.file.name))];
+  return names.length <= 3 ? names.map((n) => JSON.stringify(n)).join(", ") : `${names.length} files`;
+}

@@ -1,0 +1,64 @@
+// Keeps the end of each lazy blob (TOC + footer) on disk, so a layer re-mounts after a restart
+// without asking the registry, and the TOC is checked against its digest again when read back.
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { RandomAccessSource } from "./estargz/index.ts";
+
+export class TocStore {
+  constructor(readonly dir: string) {
+    mkdirSync(dir, { recursive: true });
+  }
+
+  private path(digest: string): string {
+    return join(this.dir, digest.replace(":", "-"));
+  }
+
+  /** The stored tail [size − n, size) of a blob, if any. */
+  load(digest: string): Uint8Array | undefined {
+    try {
+      return readFileSync(this.path(digest));
+    } catch {
+      return undefined;
+    }
+  }
+
+  save(digest: string, tail: Uint8Array): void {
+    const p = this.path(digest);
+    writeFileSync(`${p}.tmp`, tail);
+    renameSync(`${p}.tmp`, p);
+  }
+}
+
+/** Serves reads inside a locally held tail, sends the rest to `remote`, and remembers what it read. */
+export class TailSource implements RandomAccessSource {
+  private readonly seen: { offset: number; bytes: Uint8Array }[] = [];
+
+  constructor(
+    private readonly remote: RandomAccessSource,
+    private readonly tail: Uint8Array | undefined,
+  ) {}
+
+  get size(): number {
+    return this.remote.size;
+  }
+
+  async readAt(offset: number, length: number): Promise<Uint8Array> {
+    const tailStart = this.size - (this.tail?.length ?? 0);
+    const bytes = this.tail && offset >= tailStart ? this.tail.subarray(offset - tailStart, offset - tailStart + length) : await this.remote.readAt(offset, length);
+    this.seen.push({ offset, bytes });
+    return bytes;
+  }
+
+  /** Bytes [from, size) out of what was read, or undefined if some were never read. */
+  tailFrom(from: number): Uint8Array | undefined {
+    const out = new Uint8Array(this.size - from);
+    let covered = from;
+    for (const s of [...this.seen].sort((a, b) => a.offset - b.offset)) {
+      const end = s.offset + s.bytes.length;
+      if (s.offset > covered || end <= covered) continue;
+      out.set(s.bytes.subarray(covered - s.offset, Math.min(s.bytes.length, this.size - s.offset)), covered - from);
+      covered = end;
+    }
+    return covered >= this.size ? out : undefined;
+  }
+}
