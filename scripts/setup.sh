@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBIAN_PACKAGES=(runc docker-registry fuse3 skopeo umoci golang-go debootstrap apache2-utils zstd attr iproute2 openssl golang-github-containerd-stargz-snapshotter-dev)
+DEBIAN_PACKAGES=(runc docker-registry fuse3 skopeo umoci golang-go debootstrap apache2-utils zstd attr iproute2 openssl tar golang-github-containerd-stargz-snapshotter-dev)
 
 missing=()
 for p in "${DEBIAN_PACKAGES[@]}"; do
@@ -26,5 +26,5 @@ fi
 # The single-file binary, rebuilt when any source is newer than it.
 if [ ! -x dist/edgebuild ] || [ -n "$(find core plugins cli package.json -newer dist/edgebuild -print -quit 2>/dev/null)" ]; then
   echo "setup: building dist/edgebuild" >&2
-  npx bun build --compile --minify-syntax --outfile dist/edgebuild cli/main.ts >/dev/null
+  npm run --silent build >/dev/null
 fi

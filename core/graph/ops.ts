@@ -57,6 +57,8 @@ export interface ExecMount {
   cacheId?: string; // type=cache
   sharing?: 'shared' | 'private' | 'locked';
   secretId?: string; // type=secret
+  /** type=secret,env=NAME: the secret's value is also given to the process as $NAME. */
+  env?: string;
   required?: boolean;
   mode?: number;
   uid?: number;
@@ -179,8 +181,8 @@ export interface BuildGraph {
   vertices: Record<Ref, Vertex>;
   /** The target stage's result. */
   root: Ref;
-  /** Image config of the target stage; base image fields are merged by the solver
-   *  when the stage starts FROM an image (baseImage set). */
+  /** Image config of the target stage, complete: the frontend has already merged the base
+   *  image's fields (via resolveImageConfig); the solver only prepends the base history. */
   image: {
     config: ImageRuntimeConfig;
     history: HistoryEntry[]; // entries this build adds, in order (base history is prepended)

@@ -266,6 +266,7 @@ export class Solver {
       const secrets: NonNullable<Parameters<Worker['executor']['run']>[0]['secrets']> = [];
       const tmpfs: { destination: string; size?: number }[] = [];
       const tail: string[] = [];
+      const secretEnv: string[] = [];
       try {
         for (const m of op.mounts) {
           if (m.target === '/') continue;
@@ -296,6 +297,7 @@ export class Solver {
               continue;
             }
             secrets.push({ destination: m.target, data, mode: m.mode ?? 0o400, uid: m.uid ?? 0, gid: m.gid ?? 0 });
+            if (m.env) secretEnv.push(`${m.env}=${new TextDecoder().decode(data)}`);
           } else throw new SolveError(`RUN --mount=type=${m.type} is not supported by this worker`);
         }
         const collect = (chunk: Uint8Array, stream: 1 | 2) => {
@@ -306,7 +308,7 @@ export class Solver {
         };
         const res = await this.worker.executor.run({
           args: op.args,
-          env: op.env,
+          env: [...op.env, ...secretEnv],
           cwd: op.cwd,
           user: op.user,
           network: op.network,

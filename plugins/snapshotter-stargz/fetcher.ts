@@ -21,6 +21,15 @@ export interface FetcherOptions {
   log: (m: string) => void;
 }
 
+export interface EnsureOptions {
+  /** Reads jump the queue ahead of background work (default true). */
+  urgent?: boolean;
+  /** Wait at most this long for a fetch someone else started (the prefetch), then fetch anew. */
+  waitCapMs?: number;
+  /** Overrides the largest range per request (the prefetch asks for its range in one). */
+  maxRequestBytes?: number;
+}
+
 class Semaphore {
   private active = 0;
   private readonly queue: (() => void)[] = [];
@@ -73,7 +82,9 @@ export class LayerFetcher {
    * Makes sure every chunk in `ids` is verified and cached (disk, or memory when the disk is full).
    * `urgent` requests (reads) jump the queue ahead of background work.
    */
-  async ensure(ids: number[], urgent = true, waitCapMs?: number): Promise<void> {
+  async ensure(ids: number[], how: EnsureOptions = {}): Promise<void> {
+    const urgent = how.urgent ?? true;
+    const waitCapMs = how.waitCapMs;
     const waits: Promise<void>[] = [];
     const missing: ChunkRef[] = [];
     for (const id of new Set(ids)) {
@@ -81,7 +92,7 @@ export class LayerFetcher {
       if (pending) waits.push(waitCapMs === undefined ? pending : this.capped(id, pending, waitCapMs, urgent));
       else if (!this.isCached(id)) missing.push(this.chunks[id]);
     }
-    for (const group of this.groups(missing)) waits.push(this.fetchGroup(group, urgent));
+    for (const group of this.groups(missing, how.maxRequestBytes ?? this.opts.maxRequestBytes)) waits.push(this.fetchGroup(group, urgent));
     await Promise.all(waits);
   }
 
@@ -96,7 +107,7 @@ export class LayerFetcher {
   }
 
   /** Splits chunks into runs that are adjacent in the blob, each run one range request. */
-  private groups(chunks: ChunkRef[]): ChunkRef[][] {
+  private groups(chunks: ChunkRef[], maxRequestBytes: number): ChunkRef[][] {
     if (chunks.length === 0) return [];
     const sorted = [...chunks].sort((a, b) => a.offset - b.offset || a.innerOffset - b.innerOffset);
     const out: ChunkRef[][] = [];
@@ -105,7 +116,7 @@ export class LayerFetcher {
       const prev = run.at(-1);
       const start = run[0]?.offset ?? c.offset;
       const adjacent = prev && (c.offset === prev.compressedEnd || c.offset === prev.offset);
-      if (prev && (!adjacent || c.compressedEnd - start > this.opts.maxRequestBytes)) {
+      if (prev && (!adjacent || c.compressedEnd - start > maxRequestBytes)) {
         out.push(run);
         run = [];
       }

@@ -33,7 +33,7 @@ export async function backgroundFetch(fetcher: LayerFetcher, opts: BackgroundOpt
       run.push(c.id);
     }
     if (run.length === 0) continue;
-    await fetcher.ensure(run, false).catch(() => {});
+    await fetcher.ensure(run, { urgent: false }).catch(() => {});
     await new Promise((r) => setTimeout(r, opts.periodMs));
   }
   if (!opts.stopped()) opts.onState(fetcher.complete ? "complete" : "mounted");

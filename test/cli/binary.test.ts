@@ -14,7 +14,7 @@ const run = (...args: string[]) => {
 describe('dist/edgebuild [slow]', () => {
   beforeAll(() => {
     // scripts/setup.sh keeps dist/ fresh; build here too so the test runs on its own.
-    const b = Bun.spawnSync(['npx', 'bun', 'build', '--compile', '--minify-syntax', '--outfile', bin, 'cli/main.ts'], { cwd: repo });
+    const b = Bun.spawnSync(['npm', 'run', '--silent', 'build'], { cwd: repo });
     if (b.exitCode !== 0 || !existsSync(bin)) throw new Error(`build failed: ${b.stderr}`);
   }, 120_000);
 

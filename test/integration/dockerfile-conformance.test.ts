@@ -154,11 +154,13 @@ ONBUILD RUN echo child
     const df = `FROM BASE
 RUN --mount=type=cache,target=/cache sh -c 'echo x >> /cache/count; wc -l < /cache/count > /count.txt'
 RUN --mount=type=secret,id=tok sh -c 'cat /run/secrets/tok | wc -c > /secretlen'
+RUN --mount=type=secret,id=tok,env=TOK sh -c 'echo \${#TOK} > /envlen'
 RUN --network=none sh -c 'ls /sys/class/net | sort | tr "\\n" " " > /netifs'
 `;
     const b = await build(df, {}, ['--secret', `id=tok,src=${secretFile}`, '--no-cache']);
     expect(read(b, 'count.txt').trim()).toBe('1');
     expect(read(b, 'secretlen').trim()).toBe('13');
+    expect(read(b, 'envlen').trim()).toBe('13');
     expect(read(b, 'netifs').trim()).toBe('lo');
     expect(fs.existsSync(join(b.rootfs, 'run/secrets/tok'))).toBe(false);
     expect(b.err).not.toContain('TOPSECRET');

@@ -19,8 +19,8 @@ export class ChunkClient {
   ) {
     this.lru = new ByteLru(init.memoryCacheBytes);
     this.channel = new BroadcastChannel(init.channel);
-    this.channel.onmessage = (e: MessageEvent<ChannelMessage>) => {
-      const m = e.data;
+    this.channel.onmessage = (e) => {
+      const m = e.data as ChannelMessage;
       if (m.t !== "done" || m.w !== this.nonce) return;
       const waiter = this.waiting.get(m.id);
       if (!waiter) return;

@@ -1,0 +1,253 @@
+// snapshotter.stargz: the overlay snapshotter, where a committed layer snapshot's fs can be a lazy
+// FUSE mount of an eStargz blob in a registry. prepare/view stack those mounts as lowerdirs like
+// any unpacked layer; layers that are not eStargz are pulled and unpacked by the caller (applyLayer).
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { DirSnapshotter, diskUsage } from "../../core/layer/dir-snapshotter.ts";
+import type { DiffOptions, LayerDigest, LayerSnapshotter, LayerStream, TarSource } from "../../core/layer/types.ts";
+import type { RegistryClient } from "../../core/registry/client.ts";
+import type { Mount, PrepareOptions, RemoteLayer, RemotePrepareResult, RemoteSnapshotter, SnapshotInfo, SnapshotUsage } from "../../core/snapshot/types.ts";
+import { overlayDriver } from "../snapshotter-overlay/driver.ts";
+import { TOC_DIGEST_ANNOTATION } from "./estargz/index.ts";
+import { cleanupStaleMounts } from "./fuse/mountinfo.ts";
+import { ChunkCache } from "./cache.ts";
+import type { StargzConfig } from "./config.ts";
+import { LazyLayer, type LayerStatus } from "./lazy-layer.ts";
+import { layerCacheDir } from "./lazyfs/chunks.ts";
+import { TocStore } from "./toc-store.ts";
+
+/** Labels a remote snapshot carries: enough to mount it again after a restart. */
+export const REMOTE_LABEL = "containerd.io/snapshot/remote";
+const L = {
+  ref: "containerd.io/snapshot/remote/stargz.reference",
+  registry: "containerd.io/snapshot/remote/stargz.registry",
+  repository: "containerd.io/snapshot/remote/stargz.repository",
+  digest: "containerd.io/snapshot/remote/stargz.digest",
+  size: "containerd.io/snapshot/remote/stargz.size",
+  mediaType: "containerd.io/snapshot/remote/stargz.mediatype",
+  toc: TOC_DIGEST_ANNOTATION,
+} as const;
+
+export interface AccessLog {
+  layer: string;
+  imageRef: string;
+  /** Paths in the layer (TOC names) opened while recording, in first-open order. */
+  files: string[];
+}
+
+export interface StargzSnapshotterOptions {
+  root: string;
+  config: StargzConfig;
+  client: RegistryClient;
+  log?: (m: string) => void;
+}
+
+export class StargzSnapshotter implements RemoteSnapshotter, LayerSnapshotter {
+  private readonly dirs: DirSnapshotter;
+  private readonly cache: ChunkCache;
+  private readonly tocs: TocStore;
+  /** Mounted lazy layers by snapshot key. */
+  private readonly layers = new Map<string, LazyLayer>();
+  private readonly mounting = new Map<string, Promise<LazyLayer>>();
+  private recording: Map<string, Set<string>> | undefined;
+  private readonly log: (m: string) => void;
+  private closed = false;
+
+  constructor(private readonly opts: StargzSnapshotterOptions) {
+    this.log = opts.log ?? ((m) => console.error(m));
+    // Mounts left by a killed process must go before the store prunes or reuses their dirs.
+    const stale = cleanupStaleMounts(opts.root);
+    if (stale.length) this.log(`stargz: detached ${stale.length} stale mount(s) under ${opts.root}`);
+    this.dirs = new DirSnapshotter(opts.root, overlayDriver());
+    this.cache = new ChunkCache(join(opts.root, "cache"), this.log);
+    this.tocs = new TocStore(join(opts.root, "toc"));
+  }
+
+  private isRemote(key: string): boolean {
+    return this.dirs.store.get(key)?.labels[REMOTE_LABEL] === "true";
+  }
+
+  private fsDir(key: string): string {
+    return join(this.dirs.store.dir(this.dirs.store.require(key).id), "fs");
+  }
+
+  /** Mounts every remote snapshot in `parent`'s chain that is not mounted yet (after a restart). */
+  private async ensureChain(parent: string | undefined): Promise<void> {
+    for (let k = parent; k !== undefined; k = this.dirs.store.get(k)?.parent) {
+      if (this.isRemote(k)) await this.ensureMounted(k);
+    }
+  }
+
+  private ensureMounted(key: string): Promise<LazyLayer> {
+    const live = this.layers.get(key);
+    if (live) return Promise.resolve(live);
+    let p = this.mounting.get(key);
+    if (!p) {
+      const labels = this.dirs.store.require(key).labels;
+      const layer: RemoteLayer = {
+        imageRef: labels[L.ref] ?? "",
+        registry: labels[L.registry],
+        repository: labels[L.repository],
+        descriptor: { digest: labels[L.digest], size: Number(labels[L.size]), mediaType: labels[L.mediaType] ?? "", annotations: labels[L.toc] ? { [TOC_DIGEST_ANNOTATION]: labels[L.toc] } : {} },
+      };
+      p = this.mountLayer(key, layer, this.fsDir(key), labels[L.toc]);
+      this.mounting.set(key, p);
+      p.finally(() => this.mounting.delete(key)).catch(() => {});
+    }
+    return p;
+  }
+
+  private async mountLayer(key: string, layer: RemoteLayer, mountpoint: string, expectedTocDigest: string | undefined): Promise<LazyLayer> {
+    if (this.closed) throw new Error(`snapshotter.stargz is closed; cannot mount ${layer.descriptor.digest}`);
+    const lazy = await LazyLayer.mount({
+      layer,
+      client: this.opts.client,
+      config: this.opts.config,
+      tocs: this.tocs,
+      expectedTocDigest,
+      mountpoint,
+      cache: this.cache,
+      log: this.log,
+      onAccess: (path) => this.recording && record(this.recording, layer.descriptor.digest, path),
+    });
+    this.layers.set(key, lazy);
+    return lazy;
+  }
+
+  async prepareRemote(key: string, parent: string | undefined, layer: RemoteLayer, signal?: AbortSignal): Promise<RemotePrepareResult> {
+    signal?.throwIfAborted();
+    if (this.dirs.store.get(key)) {
+      if (!this.isRemote(key)) return { lazy: false, reason: `snapshot ${JSON.stringify(key)} already exists and is not remote` };
+      await this.ensureMounted(key);
+      return { lazy: true };
+    }
+    const digest = layer.descriptor.digest;
+    const tocDigest = layer.descriptor.annotations?.[TOC_DIGEST_ANNOTATION];
+    if (!tocDigest && !this.opts.config.disable_verification) {
+      return { lazy: false, reason: `layer ${digest} has no ${TOC_DIGEST_ANNOTATION} annotation (not eStargz)` };
+    }
+    await this.ensureChain(parent);
+    const tmpKey = `remote-${randomBytes(6).toString("hex")} ${key}`;
+    await this.dirs.prepare(tmpKey, parent);
+    let lazy: LazyLayer | undefined;
+    try {
+      lazy = await this.mountLayer(tmpKey, layer, this.fsDir(tmpKey), this.opts.config.disable_verification ? undefined : tocDigest);
+      signal?.throwIfAborted();
+      await this.dirs.commit(key, tmpKey, {
+        labels: {
+          [REMOTE_LABEL]: "true",
+          [L.ref]: layer.imageRef,
+          [L.registry]: layer.registry,
+          [L.repository]: layer.repository,
+          [L.digest]: digest,
+          [L.size]: String(layer.descriptor.size),
+          [L.mediaType]: layer.descriptor.mediaType,
+          ...(tocDigest ? { [L.toc]: tocDigest } : {}),
+        },
+      });
+      this.layers.delete(tmpKey);
+      this.layers.set(key, lazy);
+      return { lazy: true };
+    } catch (e) {
+      this.layers.delete(tmpKey);
+      await lazy?.close().catch(() => {});
+      await this.dirs.remove(tmpKey).catch(() => {});
+      if (signal?.aborted) throw e;
+      return { lazy: false, reason: (e as Error).message.split("\n")[0] };
+    }
+  }
+
+  remoteStatus(): LayerStatus[] {
+    return [...this.layers.values()].map((l) => l.status());
+  }
+
+  /** Starts recording which files each lazy layer serves an OPEN for (for prioritized-file lists). */
+  startRecording(): void {
+    this.recording = new Map();
+  }
+
+  /** Stops recording and returns what was opened, per layer. */
+  stopRecording(): AccessLog[] {
+    const rec = this.recording ?? new Map<string, Set<string>>();
+    this.recording = undefined;
+    const refs = new Map([...this.layers.values()].map((l) => [l.digest, l.layer.imageRef]));
+    return [...rec].map(([layer, files]) => ({ layer, imageRef: refs.get(layer) ?? "", files: [...files] }));
+  }
+
+  async prepare(key: string, parent?: string, opts?: PrepareOptions): Promise<Mount[]> {
+    await this.ensureChain(parent);
+    return this.dirs.prepare(key, parent, opts);
+  }
+
+  async view(key: string, parent?: string, opts?: PrepareOptions): Promise<Mount[]> {
+    await this.ensureChain(parent);
+    return this.dirs.view(key, parent, opts);
+  }
+
+  async mounts(key: string): Promise<Mount[]> {
+    await this.ensureChain(this.dirs.store.require(key, ["active", "view"]).parent);
+    return this.dirs.mounts(key);
+  }
+
+  commit(name: string, key: string, opts?: PrepareOptions): Promise<void> {
+    return this.dirs.commit(name, key, opts);
+  }
+
+  async remove(key: string): Promise<void> {
+    const lazy = this.layers.get(key);
+    if (lazy) {
+      if (this.dirs.store.children(key).length === 0) {
+        await lazy.close();
+        this.layers.delete(key);
+      }
+    }
+    await this.dirs.remove(key);
+  }
+
+  stat(key: string): Promise<SnapshotInfo | undefined> {
+    return this.dirs.stat(key);
+  }
+
+  async usage(key: string): Promise<SnapshotUsage> {
+    if (!this.isRemote(key)) return this.dirs.usage(key);
+    // A lazy layer occupies only the chunks it has cached.
+    const dir = layerCacheDir(this.cache.dir, this.dirs.store.require(key).labels[L.digest]);
+    try {
+      return diskUsage(dir);
+    } catch {
+      return { size: 0, inodes: 0 };
+    }
+  }
+
+  walk(fn: (info: SnapshotInfo) => void | Promise<void>): Promise<void> {
+    return this.dirs.walk(fn);
+  }
+
+  async applyLayer(key: string, parent: string | undefined, tar: TarSource, opts?: PrepareOptions): Promise<LayerDigest> {
+    await this.ensureChain(parent);
+    return this.dirs.applyLayer(key, parent, tar, opts);
+  }
+
+  async diff(key: string, opts?: DiffOptions): Promise<LayerStream> {
+    const s = this.dirs.store.require(key, ["active", "committed"]);
+    await this.ensureChain(s.kind === "committed" ? key : s.parent);
+    return this.dirs.diff(key, opts);
+  }
+
+  /** Unmounts every lazy layer. Snapshots stay recorded and mount again on next use. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.allSettled([...this.mounting.values()]);
+    const all = [...this.layers.values()];
+    this.layers.clear();
+    const results = await Promise.allSettled(all.map((l) => l.close()));
+    const failed = results.filter((r) => r.status === "rejected") as PromiseRejectedResult[];
+    if (failed.length) throw new Error(`snapshotter.stargz: ${failed.length} layer(s) did not unmount: ${(failed[0].reason as Error).message}`);
+  }
+}
+
+function record(rec: Map<string, Set<string>>, layer: string, path: string): void {
+  let s = rec.get(layer);
+  if (!s) rec.set(layer, (s = new Set()));
+  s.add(path);
+}
