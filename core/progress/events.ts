@@ -45,15 +45,31 @@ export class ProgressStream {
   async vertex<T>(id: string, name: string, fn: (p: VertexProgress) => Promise<T>): Promise<T> {
     this.emit({ type: 'vertex.started', id, name, time: Date.now() });
     const decoder = new TextDecoder();
+    // Logs go out in whole lines so a secret split across two writes is still redacted.
+    const pending: Record<1 | 2, string> = { 1: '', 2: '' };
+    const flush = (stream: 1 | 2, all: boolean) => {
+      const text = pending[stream];
+      const cut = all ? text.length : text.lastIndexOf('\n') + 1;
+      if (cut <= 0) return;
+      pending[stream] = text.slice(cut);
+      this.emit({ type: 'vertex.log', id, stream, data: text.slice(0, cut), time: Date.now() });
+    };
     const p: VertexProgress = {
-      log: (data, stream = 1) => this.emit({ type: 'vertex.log', id, stream, data: typeof data === 'string' ? data : decoder.decode(data, { stream: true }), time: Date.now() }),
+      log: (data, stream = 1) => {
+        pending[stream] += typeof data === 'string' ? data : decoder.decode(data, { stream: true });
+        flush(stream, pending[stream].length > 65536);
+      },
       status: (status, current, total) => this.emit({ type: 'vertex.status', id, status, current, total, time: Date.now() }),
     };
     try {
       const result = await fn(p);
+      flush(1, true);
+      flush(2, true);
       this.emit({ type: 'vertex.completed', id, time: Date.now() });
       return result;
     } catch (e) {
+      flush(1, true);
+      flush(2, true);
       this.emit({ type: 'vertex.error', id, error: (e as Error).message, time: Date.now() });
       throw e;
     }

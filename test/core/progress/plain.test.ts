@@ -13,7 +13,8 @@ test('plain progress has BuildKit\'s shape and never shows redacted values', asy
   ps.cached('a', '[dev 1/3] FROM base');
   await ps.vertex('b', '[dev 2/3] RUN echo hi', async (p) => {
     p.log('hi\npartial');
-    p.log(' line s3cr3t-value\n', 2);
+    p.log(' line s3cr3t-');
+    p.log('value\n');
   });
   await expect(ps.vertex('c', '[dev 3/3] RUN exit 3', async () => { throw new Error('process "/bin/sh -c exit 3" did not complete successfully: exit code: 3'); })).rejects.toThrow();
   const lines = text.split('\n');
