@@ -1,0 +1,133 @@
+// Shared by the lazy-layer tests: layer tars from a spec, eStargz blobs pushed to a registry, a
+// snapshotter over them, and a tree comparison of a mount against the tar unpacked on disk.
+import { createHash } from "node:crypto";
+import { lstatSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { join } from "node:path";
+import { llistxattr, lgetxattr } from "../../../core/layer/libc.ts";
+import { END_OF_ARCHIVE, encodeHeader } from "../../../core/layer/tar-writer.ts";
+import type { TarEntry } from "../../../core/layer/tar-header.ts";
+import { RegistryClient } from "../../../core/registry/client.ts";
+import { buildEstargz, type BuildOptions } from "../../../plugins/snapshotter-stargz/estargz/index.ts";
+import { defaultStargzConfig, type StargzConfig } from "../../../plugins/snapshotter-stargz/config.ts";
+import { StargzSnapshotter } from "../../../plugins/snapshotter-stargz/snapshotter.ts";
+import type { RemoteLayer } from "../../../core/snapshot/types.ts";
+
+export type EntrySpec = Partial<TarEntry> & { name: string; data?: Uint8Array | string };
+
+const enc = new TextEncoder();
+
+export function layerTar(specs: EntrySpec[]): Uint8Array {
+  const parts: Uint8Array[] = [];
+  for (const s of specs) {
+    const data = typeof s.data === "string" ? enc.encode(s.data) : (s.data ?? new Uint8Array());
+    const type = s.type ?? "file";
+    const e: TarEntry = {
+      name: s.name, type, mode: s.mode ?? (type === "dir" ? 0o755 : 0o644), uid: s.uid ?? 0, gid: s.gid ?? 0,
+      size: type === "file" ? data.length : 0, mtime: s.mtime ?? 1_700_000_000, linkname: s.linkname ?? "",
+      devmajor: s.devmajor ?? 0, devminor: s.devminor ?? 0, xattrs: s.xattrs ?? {},
+    };
+    parts.push(encodeHeader(e));
+    if (type === "file" && data.length) {
+      parts.push(data, new Uint8Array((512 - (data.length % 512)) % 512));
+    }
+  }
+  parts.push(END_OF_ARCHIVE);
+  return new Uint8Array(Buffer.concat(parts));
+}
+
+/** Deterministic pseudo-random bytes (incompressible, so chunk spans are about chunk-sized). */
+export function noise(size: number, seed = 1): Uint8Array {
+  const out = new Uint8Array(size);
+  let x = seed * 0x9e3779b9 || 1;
+  for (let i = 0; i < size; i++) {
+    x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+
+export interface PushedLayer {
+  layer: RemoteLayer;
+  blob: Uint8Array;
+  tocDigest: string;
+}
+
+export async function pushEstargz(registryHost: string, repository: string, tar: Uint8Array, opts: BuildOptions = {}): Promise<PushedLayer> {
+  const built = await buildEstargz(tar, opts);
+  const blob = built.blob!;
+  const digest = `sha256:${createHash("sha256").update(blob).digest("hex")}`;
+  const client = new RegistryClient();
+  await client.uploadBlob({ registry: registryHost, repository }, digest, blob.length, blob);
+  return {
+    blob,
+    tocDigest: built.tocDigest,
+    layer: {
+      imageRef: `${registryHost}/${repository}:test`,
+      registry: registryHost,
+      repository,
+      descriptor: { mediaType: built.mediaType, digest, size: blob.length, annotations: built.annotations },
+      diffID: built.diffID,
+    },
+  };
+}
+
+/** A layer as seen through another registry host (e.g. the counting proxy). */
+export function via(layer: RemoteLayer, host: string): RemoteLayer {
+  return { ...layer, registry: host, imageRef: layer.imageRef.replace(layer.registry, host) };
+}
+
+export function testConfig(over: Parameters<typeof defaultStargzConfig>[0] = {}): StargzConfig {
+  return defaultStargzConfig({ no_background_fetch: true, ...over });
+}
+
+export function newSnapshotter(root: string, config: StargzConfig, logs: string[] = []): StargzSnapshotter {
+  const client = new RegistryClient({
+    retry: { attempts: config.blob.max_retries + 1, baseDelayMs: config.blob.min_wait_msec, maxDelayMs: config.blob.max_wait_msec, deadlineMs: config.blob.fetching_timeout_sec * 1000, headerTimeoutMs: config.blob.fetching_timeout_sec * 1000 },
+  });
+  return new StargzSnapshotter({ root, config, client, log: (m) => logs.push(m) });
+}
+
+export interface FileFacts {
+  type: string;
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  mtime: number;
+  rdev: number;
+  nlink: number;
+  content?: string;
+  target?: string;
+  xattrs: Record<string, string>;
+  /** Index of the hardlink group (files sharing an inode), in walk order. */
+  linkGroup?: number;
+}
+
+/** Everything observable about a tree, by relative path. `skip` names top-level entries to ignore. */
+export function describeTree(root: string, skip: string[] = []): Map<string, FileFacts> {
+  const out = new Map<string, FileFacts>();
+  const groups = new Map<bigint, number>();
+  const walk = (rel: string) => {
+    const p = rel ? join(root, rel) : root;
+    const st = lstatSync(p, { bigint: true });
+    const type = st.isDirectory() ? "dir" : st.isFile() ? "file" : st.isSymbolicLink() ? "symlink" : st.isCharacterDevice() ? "char" : st.isBlockDevice() ? "block" : st.isFIFO() ? "fifo" : "other";
+    const xattrs: Record<string, string> = {};
+    for (const k of llistxattr(p).sort()) if (!k.startsWith("security.")) xattrs[k] = Buffer.from(lgetxattr(p, k) ?? []).toString("base64");
+    const facts: FileFacts = {
+      type, mode: Number(st.mode & 0o7777n), uid: Number(st.uid), gid: Number(st.gid), size: type === "dir" ? 0 : Number(st.size),
+      mtime: Number(st.mtimeMs / 1000n), rdev: Number(st.rdev), nlink: type === "dir" ? 0 : Number(st.nlink), xattrs,
+    };
+    if (type === "file") {
+      facts.content = createHash("sha256").update(readFileSync(p)).digest("hex");
+      if (st.nlink > 1n) {
+        if (!groups.has(st.ino)) groups.set(st.ino, groups.size);
+        facts.linkGroup = groups.get(st.ino);
+      }
+    }
+    if (type === "symlink") facts.target = readlinkSync(p);
+    if (rel) out.set(rel, facts);
+    if (type === "dir") for (const c of readdirSync(p).sort()) if (rel || !skip.includes(c)) walk(rel ? `${rel}/${c}` : c);
+  };
+  walk("");
+  return out;
+}
