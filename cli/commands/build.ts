@@ -1,5 +1,6 @@
 // `edgebuild build`: buildctl's flags (--frontend, --local, --opt, --output) and the docker-style
-// short form (-f, -t, --target, --build-arg, -o, CONTEXT). Builds in-process; no daemon needed.
+// short form (-f, -t, --target, --build-arg, -o, CONTEXT). Builds in-process, or on a daemon
+// with the global --addr.
 import * as fs from 'node:fs';
 import { resolve as resolvePath, dirname, basename } from 'node:path';
 import type { Command, CommandContext } from '../command.ts';
@@ -13,6 +14,11 @@ import { ttyRenderer } from '../../core/progress/tty.ts';
 import { createLocalWorker } from '../../core/worker/local.ts';
 import { hostPlatform } from '../../core/image/platform.ts';
 import { compileFilter } from '../../plugins/frontend-dockerfile/dockerignore.ts';
+import { parseCacheExport, parseCacheImport } from '../../core/cache/spec.ts';
+import { DaemonConnection, DaemonError } from '../../core/client/connection.ts';
+import { runRemoteBuild } from '../../core/client/remote-build.ts';
+import { budgetFromConfig, enforceBudget } from '../../core/gc/usage.ts';
+import { formatBytes } from '../../core/progress/plain.ts';
 
 const FLAGS = [
   { name: 'frontend', type: 'string' as const },
@@ -28,6 +34,8 @@ const FLAGS = [
   { name: 'build-arg', type: 'list' as const },
   { name: 'platform', type: 'string' as const },
   { name: 'snapshotter', type: 'string' as const },
+  { name: 'export-cache', type: 'list' as const },
+  { name: 'import-cache', type: 'list' as const },
 ];
 
 export const buildCommand: Command = {
@@ -49,6 +57,9 @@ buildctl-style flags:
   --progress auto|tty|plain|rawjson
   --secret id=ID,src=FILE|env=VAR   a secret for RUN --mount=type=secret (never stored or shown)
   --snapshotter overlay|native|stargz   worker snapshotter for this build (config: [worker.oci] snapshotter)
+  --export-cache type=registry,ref=REF[,mode=min|max][,compression=gzip|zstd|uncompressed]
+                 type=local,dest=DIR[,mode=…]   type=inline (cache metadata in the exported image)
+  --import-cache type=registry,ref=REF   type=local,src=DIR   (repeatable; steps found there are CACHED)
 
 Docker-style flags:
   -f, --file FILE              Dockerfile (default CONTEXT/Dockerfile)
@@ -57,7 +68,6 @@ Docker-style flags:
   async run(args, ctx) {
     const { flags, positionals } = parseFlags('build', args, FLAGS);
     const req = buildRequest(flags, positionals);
-    const host = await ctx.plugins();
     const progress = new ProgressStream();
     const mode = (flags.progress as string | undefined) ?? 'auto';
     if (!['auto', 'tty', 'plain', 'rawjson'].includes(mode)) throw new UserError(`build: --progress must be auto, tty, plain or rawjson, got ${JSON.stringify(mode)}`, 2);
@@ -69,16 +79,23 @@ Docker-style flags:
       progress.subscribe(t.sink);
       stopTty = t.stop;
     } else progress.subscribe(plainRenderer(write));
+    if (ctx.addr) return clientBuild(req, progress, stopTty, ctx, flags.snapshotter !== undefined);
+    const host = await ctx.plugins();
     const snapshotter = (flags.snapshotter as string | undefined) ?? ctx.config.worker.oci.snapshotter;
     const worker = await createLocalWorker(host, ctx.config, ctx.root, snapshotter, ctx.signal);
     try {
-      const outcome = await runBuild(req, { host, worker, progress, hostPlatform: hostPlatform(), compileFilter, signal: ctx.signal });
+      const outcome = await runBuild(req, { host, worker, progress, hostPlatform: hostPlatform(), compileFilter, signal: ctx.signal, cache: { client: worker.client, store: worker.store } });
       stopTty?.();
       for (const e of outcome.exports) {
         for (const n of e.notes) ctx.err(n);
         if (e.digest) ctx.err(`exported ${e.type}: ${e.digest}`);
       }
       for (const line of worker.report?.() ?? []) ctx.err(line);
+      const budget = budgetFromConfig(ctx.config);
+      if (budget) {
+        const gc = await enforceBudget(ctx.root, worker.snapshotter, worker.store, budget);
+        if (gc.after !== gc.before) ctx.err(`gc: root used ${formatBytes(gc.before)}, now ${formatBytes(gc.after)} ([worker.oci] maxUsedSpace)`);
+      }
       return 0;
     } catch (e) {
       stopTty?.();
@@ -88,6 +105,25 @@ Docker-style flags:
     }
   },
 };
+
+/** --addr: the daemon builds; progress and client-side outputs come back here. */
+async function clientBuild(req: BuildRequest, progress: ProgressStream, stopTty: (() => void) | undefined, ctx: CommandContext, snapshotterFlag: boolean): Promise<number> {
+  if (snapshotterFlag) throw new UserError('build: --snapshotter is chosen by the daemon (edgebuild daemon --oci-worker-snapshotter)', 2);
+  try {
+    const conn = new DaemonConnection(ctx.addr!);
+    const outcome = await runRemoteBuild(req, { conn, config: ctx.config, progress, signal: ctx.signal, log: ctx.err });
+    stopTty?.();
+    for (const e of outcome.exports) {
+      for (const n of e.notes) ctx.err(n);
+      if (e.digest) ctx.err(`exported ${e.type}: ${e.digest}`);
+    }
+    return 0;
+  } catch (e) {
+    stopTty?.();
+    if (e instanceof DaemonError && /^cannot connect|^address /.test(e.message)) throw new UserError(e.message);
+    throw new UserError(`build failed: ${(e as Error).message}`);
+  }
+}
 
 function buildRequest(flags: Record<string, unknown>, positionals: string[]): BuildRequest {
   const locals: Record<string, string> = {};
@@ -156,7 +192,16 @@ function buildRequest(flags: Record<string, unknown>, positionals: string[]): Bu
     } else if (process.env[kv.id] !== undefined) secrets[kv.id] = new TextEncoder().encode(process.env[kv.id]!);
     else throw new UserError(`build: --secret id=${kv.id}: give src=FILE or env=VAR`, 2);
   }
-  return { frontend: (flags.frontend as string | undefined) ?? 'dockerfile.v0', opts, locals, secrets, outputs, noCache: Boolean(flags['no-cache']) };
+  const cacheSpec = <T,>(parse: (t: string) => T, t: string): T => {
+    try {
+      return parse(t);
+    } catch (e) {
+      throw new UserError(`build: ${(e as Error).message}`, 2);
+    }
+  };
+  const cacheExports = (flags['export-cache'] as string[]).map((t) => cacheSpec(parseCacheExport, t)).map((c) => (c.type === 'local' ? { ...c, dest: resolvePath(c.dest) } : c));
+  const cacheImports = (flags['import-cache'] as string[]).map((t) => cacheSpec(parseCacheImport, t)).map((c) => (c.type === 'local' ? { ...c, src: resolvePath(c.src) } : c));
+  return { frontend: (flags.frontend as string | undefined) ?? 'dockerfile.v0', opts, locals, secrets, outputs, noCache: Boolean(flags['no-cache']), cacheExports, cacheImports };
 }
 
 export type { CommandContext };

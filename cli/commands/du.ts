@@ -3,7 +3,7 @@
 import type { Command, CommandContext } from '../command.ts';
 import { UserError } from '../command.ts';
 import { parseFlags } from '../args.ts';
-import { cacheUsage, parseSize, pruneCache } from '../../core/gc/usage.ts';
+import { cacheUsage, lazyUsage, parseSize, pruneCache } from '../../core/gc/usage.ts';
 import { chooseSnapshotter } from '../../core/worker/local.ts';
 import type { Snapshotter } from '../../core/snapshot/types.ts';
 import { ContentStore } from '../../core/content/store.ts';
@@ -21,14 +21,14 @@ export const duCommand: Command = {
   help: `Usage: edgebuild du [--verbose] [--json] [--snapshotter ID]
 
 Lists build cache entries (cache key, size, last use, the step that made it), image layer
-snapshots and the content store, with totals.`,
+snapshots, lazily pulled data (stargz chunk caches) and the content store, with totals.`,
   async run(args, ctx) {
     const { flags } = parseFlags('du', args, [
       { name: 'verbose', type: 'boolean' },
       { name: 'json', type: 'boolean' },
       { name: 'snapshotter', type: 'string' },
     ]);
-    const rows = await cacheUsage(ctx.root, await snapshotter(ctx, flags.snapshotter as string | undefined));
+    const rows = [...(await cacheUsage(ctx.root, await snapshotter(ctx, flags.snapshotter as string | undefined))), ...lazyUsage(ctx.root)];
     const content = await new ContentStore(ctx.root).usage();
     if (flags.json) {
       ctx.out(JSON.stringify({ rows, content }, null, 2));
@@ -39,11 +39,13 @@ snapshots and the content store, with totals.`,
     const widths = table[0].map((_, c) => Math.max(...table.map((row) => row[c].length)));
     if (flags.verbose || rows.length <= 40) for (const row of table) ctx.out(row.map((cell, c) => (c < 4 ? cell.padEnd(widths[c]) : cell)).join('  '));
     const cache = rows.filter((r) => r.kind === 'cache').reduce((n, r) => n + r.size, 0);
-    const layers = rows.filter((r) => r.kind !== 'cache').reduce((n, r) => n + r.size, 0);
+    const layers = rows.filter((r) => r.kind !== 'cache' && r.kind !== 'lazy').reduce((n, r) => n + r.size, 0);
+    const lazy = rows.filter((r) => r.kind === 'lazy').reduce((n, r) => n + r.size, 0);
     ctx.out(`Build cache:   ${formatBytes(cache)}`);
     ctx.out(`Layer data:    ${formatBytes(layers)}`);
+    ctx.out(`Lazy data:     ${formatBytes(lazy)}`);
     ctx.out(`Content store: ${formatBytes(content.bytes)} in ${content.blobs} blobs`);
-    ctx.out(`Total:         ${formatBytes(cache + layers + content.bytes)}`);
+    ctx.out(`Total:         ${formatBytes(cache + layers + lazy + content.bytes)}`);
     return 0;
   },
 };

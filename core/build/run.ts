@@ -9,9 +9,17 @@ import type { ExportInput, ExportLayer, Exporter } from '../export/types.ts';
 import type { ProgressStream } from '../progress/events.ts';
 import type { PluginHost } from '../plugin/host.ts';
 import { resolveInRoot } from '../layer/securejoin.ts';
+import { ownedPrefix } from '../layer/owner.ts';
 import { Solver, type FsResult } from '../solver/solver.ts';
 import type { PathFilter } from '../solver/fileops.ts';
 import type { ImageInfo, Worker } from '../solver/worker.ts';
+import type { RegistryClient } from '../registry/client.ts';
+import type { ContentStore } from '../content/store.ts';
+import type { Compressor } from '../export/types.ts';
+import type { CacheExportSpec, CacheImportSpec } from '../cache/spec.ts';
+import { importCaches } from '../cache/import.ts';
+import { exportCache, inlineCache } from '../cache/export.ts';
+import { INLINE_CACHE_KEY } from '../cache/format.ts';
 
 export interface OutputSpec {
   type: string;
@@ -25,6 +33,9 @@ export interface BuildRequest {
   secrets: Record<string, Uint8Array>;
   outputs: OutputSpec[];
   noCache: boolean;
+  /** --export-cache / --import-cache */
+  cacheExports?: CacheExportSpec[];
+  cacheImports?: CacheImportSpec[];
 }
 
 export interface BuildServices {
@@ -34,6 +45,8 @@ export interface BuildServices {
   hostPlatform: Platform;
   compileFilter: (patterns: string[]) => PathFilter;
   signal?: AbortSignal;
+  /** Registry client and content store for cache import/export (required when the request asks). */
+  cache?: { client: RegistryClient; store: ContentStore };
 }
 
 export interface BuildOutcome {
@@ -89,7 +102,21 @@ export async function runBuild(req: BuildRequest, svc: BuildServices): Promise<B
     }),
   );
 
+  const cacheImports = req.cacheImports ?? [];
+  const cacheExports = req.cacheExports ?? [];
+  if ((cacheImports.length || cacheExports.length) && !svc.cache) throw new Error('this worker cannot import or export build cache');
+  const remoteCache = cacheImports.length
+    ? await svc.progress.vertex('import-cache', '[internal] importing cache manifests', (p) =>
+        importCaches(cacheImports, {
+          ...svc.cache!,
+          snapshotter: svc.worker.snapshotter,
+          log: (l) => p.log(l + '\n'),
+          step: (name, fn) => svc.progress.vertex(`import-cache/${randomBytes(4).toString('hex')}`, name, fn),
+        }),
+      )
+    : undefined;
   const solver = new Solver(graph, worker, {
+    remoteCache,
     locals: req.locals,
     secrets: req.secrets,
     noCache: req.noCache,
@@ -100,42 +127,61 @@ export async function runBuild(req: BuildRequest, svc: BuildServices): Promise<B
   const result = await solver.solve();
   if (result.kind !== 'fs') throw new Error('build result is a local source, not a filesystem');
   const exports: BuildOutcome['exports'] = [];
-  if (exporters.length === 0) return { graph, exports };
-
-  const epoch = sourceDateEpoch(req.opts);
-  const baseImage = graph.image.baseImage ? await resolve(graph.image.baseImage, graph.image.platform) : undefined;
-  const needLayers = exporters.some((e) => NEEDS_LAYERS.has(e.spec.type));
-  const tmp = fs.mkdtempSync(join(svc.worker.root, 'tmp', 'export-'));
-  const rootfs = join(tmp, 'rootfs');
-  fs.mkdirSync(rootfs);
-  const viewKey = `view/export-${randomBytes(6).toString('hex')}`;
-  let mounted = false;
-  try {
-    const top = await result.snapshot();
-    if (top) {
-      await svc.worker.mount(await svc.worker.snapshotter.view(viewKey, top), rootfs);
-      mounted = true;
-    }
-    const layers = needLayers ? await exportLayers(result, svc.worker, tmp, epoch) : [];
-    const input: ExportInput = {
-      rootfs,
-      layers,
-      imageConfig: imageConfig(graph, baseImage, layers, epoch),
-      scratch: result.layers.length === 0,
-      sourceDateEpoch: epoch,
-    };
-    for (const { spec, exporter } of exporters) {
-      const out = await svc.progress.vertex(`export-${spec.type}-${exports.length}`, `exporting to ${spec.type === 'local' ? 'client directory' : spec.type}`, (p) =>
-        exporter.export(input, spec.attrs, { log: (l) => p.log(l + '\n') }, svc.signal),
-      );
-      exports.push({ type: spec.type, digest: out.digest, notes: out.notes });
-    }
-  } finally {
-    if (mounted) await svc.worker.unmount(rootfs).catch(() => {});
-    await svc.worker.snapshotter.remove(viewKey).catch(() => {});
-    fs.rmSync(tmp, { recursive: true, force: true });
+  // Hoisted below: exporters read the mounted result, then cache export runs.
+  if (exporters.length) await runExporters();
+  for (const spec of cacheExports) {
+    if (spec.type === 'inline') continue;
+    const note = await svc.progress.vertex(`export-cache-${spec.type}`, `exporting cache to ${spec.type === 'registry' ? spec.ref : spec.dest}`, (p) =>
+      exportCache(spec, solver.solved, result.layers, {
+        ...svc.cache!,
+        worker: svc.worker,
+        compressors: new Map(svc.host.all<Compressor>('compressor').map(({ id, instance }) => [id, instance])),
+        log: (l) => p.log(l + '\n'),
+        signal: svc.signal,
+      }),
+    );
+    exports.push({ type: `cache-${spec.type}`, notes: [note] });
   }
   return { graph, exports };
+
+  async function runExporters(): Promise<void> {
+    if (result.kind !== 'fs') return;
+    const epoch = sourceDateEpoch(req.opts);
+    const baseImage = graph.image.baseImage ? await resolve(graph.image.baseImage, graph.image.platform) : undefined;
+    const needLayers = exporters.some((e) => NEEDS_LAYERS.has(e.spec.type));
+    const tmp = fs.mkdtempSync(join(svc.worker.root, 'tmp', ownedPrefix('export-')));
+    const rootfs = join(tmp, 'rootfs');
+    fs.mkdirSync(rootfs);
+    const viewKey = `view/export-${randomBytes(6).toString('hex')}`;
+    let mounted = false;
+    try {
+      const top = await result.snapshot();
+      if (top) {
+        await svc.worker.mount(await svc.worker.snapshotter.view(viewKey, top), rootfs);
+        mounted = true;
+      }
+      const layers = needLayers ? await exportLayers(result, svc.worker, tmp, epoch) : [];
+      const config = imageConfig(graph, baseImage, layers, epoch);
+      if (cacheExports.some((c) => c.type === 'inline')) config[INLINE_CACHE_KEY] = inlineCache(solver.solved, result.layers);
+      const input: ExportInput = {
+        rootfs,
+        layers,
+        imageConfig: config,
+        scratch: result.layers.length === 0,
+        sourceDateEpoch: epoch,
+      };
+      for (const { spec, exporter } of exporters) {
+        const out = await svc.progress.vertex(`export-${spec.type}-${exports.length}`, `exporting to ${spec.type === 'local' ? 'client directory' : spec.type}`, (p) =>
+          exporter.export(input, spec.attrs, { log: (l) => p.log(l + '\n') }, svc.signal),
+        );
+        exports.push({ type: spec.type, digest: out.digest, notes: out.notes });
+      }
+    } finally {
+      if (mounted) await svc.worker.unmount(rootfs).catch(() => {});
+      await svc.worker.snapshotter.remove(viewKey).catch(() => {});
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  }
 }
 
 export function sourceDateEpoch(opts: Record<string, string>): number | undefined {

@@ -137,8 +137,10 @@ export class ContentStore {
       let done = 0;
       let attemptsLeft = opts.resumeAttempts ?? 3;
       for (;;) {
+        // Opening is not retried here: the registry client already retried it within its deadline
+        // (and honoured Retry-After); only a stream broken mid-way is resumed from what we have.
+        const source = await open(done);
         try {
-          const source = await open(done);
           for await (const chunk of source as AsyncIterable<Uint8Array>) {
             if (opts.signal?.aborted) throw opts.signal.reason ?? new Error('aborted');
             if (expected.size !== undefined && done + chunk.length > expected.size) {

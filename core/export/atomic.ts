@@ -3,11 +3,14 @@
 import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
+import { ownedPrefix, sweepDeadEntries } from '../layer/owner.ts';
+
+const siblingPrefix = (abs: string) => `.${basename(abs)}.edgebuild-tmp-`;
 
 /** A hidden sibling of `dest` (same directory, so the final rename stays on one filesystem). */
 export function tempSibling(dest: string): string {
   const abs = resolve(dest);
-  return join(dirname(abs), `.${basename(abs)}.edgebuild-tmp-${randomBytes(6).toString('hex')}`);
+  return join(dirname(abs), `${ownedPrefix(siblingPrefix(abs))}${randomBytes(6).toString('hex')}`);
 }
 
 /**
@@ -18,6 +21,8 @@ export function tempSibling(dest: string): string {
 export async function writeAtomically<T>(dest: string, write: (tmp: string) => Promise<T>): Promise<T> {
   const abs = resolve(dest);
   await mkdir(dirname(abs), { recursive: true });
+  // What an export killed half-way left next to this destination.
+  await sweepDeadEntries(dirname(abs), [siblingPrefix(abs)]);
   const tmp = tempSibling(abs);
   let result: T;
   try {

@@ -1,11 +1,15 @@
 // Disk usage and pruning of the build cache: cache records with their snapshots, the content
-// store, and any extra usage plugins report (lazy chunk caches).
+// store, and lazily pulled data (the stargz snapshotter's chunk cache and metadata).
+import * as fs from 'node:fs';
+import { join } from 'node:path';
 import type { Snapshotter, SnapshotInfo } from '../snapshot/types.ts';
 import { CacheRecords, type CacheRecord } from '../solver/records.ts';
+import type { ContentStore } from '../content/store.ts';
+import type { EdgebuildConfig } from '../config/schema.ts';
 
 export interface UsageRow {
   id: string;
-  kind: 'cache' | 'layer' | 'content' | 'other';
+  kind: 'cache' | 'layer' | 'content' | 'lazy' | 'other';
   size: number;
   description: string;
   lastUsed?: string;
@@ -104,4 +108,127 @@ export function parseSize(text: string): number {
   const pow = ' kmgt'.indexOf(m[2].toLowerCase() || ' ');
   const base = m[3] ? 1024 : 1000;
   return Math.round(Number(m[1]) * base ** pow);
+}
+
+/** Bytes on disk under `dir` (allocated blocks, so sparse chunk files count as they are). */
+export function dirSize(dir: string): number {
+  let total = 0;
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return 0;
+  }
+  for (const e of entries) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) total += dirSize(p);
+    else {
+      try {
+        const st = fs.lstatSync(p);
+        total += st.blocks !== undefined ? st.blocks * 512 : st.size;
+      } catch {
+        // removed meanwhile
+      }
+    }
+  }
+  return total;
+}
+
+const STARGZ_DIR = (root: string) => join(root, 'plugins', 'snapshotter.stargz');
+
+/** Lazily pulled data: the stargz plugin's chunk cache (one dir per layer) and the rest of its
+ *  state (TOCs, snapshot metadata), as rows for `du`. */
+export function lazyUsage(root: string): UsageRow[] {
+  const base = STARGZ_DIR(root);
+  if (!fs.existsSync(base)) return [];
+  const rows: UsageRow[] = [];
+  const cacheDir = join(base, 'cache');
+  let chunkTotal = 0;
+  for (const layer of fs.existsSync(cacheDir) ? fs.readdirSync(cacheDir) : []) {
+    const size = dirSize(join(cacheDir, layer));
+    chunkTotal += size;
+    const st = fs.statSync(join(cacheDir, layer));
+    rows.push({ id: layer.slice(0, 19), kind: 'lazy', size, description: `stargz chunk cache of layer ${layer}`, lastUsed: st.mtime.toISOString(), reclaimable: true });
+  }
+  const rest = dirSize(base) - chunkTotal;
+  if (rest > 0) rows.push({ id: 'snapshotter.stargz', kind: 'lazy', size: rest, description: 'stargz snapshotter metadata (TOCs, snapshots)', reclaimable: false });
+  return rows;
+}
+
+/** Removes chunk cache dirs, least recently written first, until `bytes` are freed. Chunks are
+ *  re-fetched on demand, so a live lazy mount keeps working. */
+export function pruneLazyCache(root: string, bytes: number): number {
+  const cacheDir = join(STARGZ_DIR(root), 'cache');
+  if (bytes <= 0 || !fs.existsSync(cacheDir)) return 0;
+  const dirs = fs
+    .readdirSync(cacheDir)
+    .map((name) => ({ path: join(cacheDir, name), mtime: fs.statSync(join(cacheDir, name)).mtimeMs }))
+    .sort((a, b) => a.mtime - b.mtime);
+  let freed = 0;
+  for (const d of dirs) {
+    if (freed >= bytes) break;
+    freed += dirSize(d.path);
+    fs.rmSync(d.path, { recursive: true, force: true });
+  }
+  return freed;
+}
+
+export interface GcBudget {
+  /** Bytes of build data the root may hold ([worker.oci] maxUsedSpace). */
+  maxUsedSpace?: number;
+  /** Bytes of build cache always kept, even over budget ([worker.oci] reservedSpace). */
+  reservedSpace?: number;
+}
+
+export interface GcResult {
+  before: number;
+  after: number;
+  removed: number;
+}
+
+/** Total bytes the root holds for builds: cache and layer snapshots, content store, lazy data. */
+export async function rootUsage(root: string, sn: Snapshotter, store: ContentStore): Promise<number> {
+  const rows = await cacheUsage(root, sn);
+  const content = await store.usage();
+  return rows.reduce((n, r) => n + r.size, 0) + content.bytes + lazyUsage(root).reduce((n, r) => n + r.size, 0);
+}
+
+/** Brings the root under maxUsedSpace: build cache first (LRU, never below reservedSpace), then
+ *  lazy chunk caches, then content store blobs (oldest first; they can be fetched again). */
+export async function enforceBudget(root: string, sn: Snapshotter, store: ContentStore, budget: GcBudget): Promise<GcResult> {
+  const before = await rootUsage(root, sn, store);
+  const max = budget.maxUsedSpace;
+  if (max === undefined || before <= max) return { before, after: before, removed: 0 };
+  let over = before - max;
+  const cacheRows = (await cacheUsage(root, sn)).filter((r) => r.kind !== 'lazy');
+  const cacheBytes = cacheRows.reduce((n, r) => n + r.size, 0);
+  const keep = Math.max(budget.reservedSpace ?? 0, cacheBytes - over);
+  const { removed, freed } = await pruneCache(root, sn, { all: true, keepStorage: keep });
+  over -= freed;
+  if (over > 0) over -= pruneLazyCache(root, over);
+  if (over > 0) {
+    const blobs: { digest: string; size: number; mtime: number }[] = [];
+    for await (const b of store.walk()) blobs.push({ digest: b.digest, size: b.size, mtime: fs.statSync(store.path(b.digest)).mtimeMs });
+    for (const b of blobs.sort((x, y) => x.mtime - y.mtime)) {
+      if (over <= 0) break;
+      await store.delete(b.digest);
+      over -= b.size;
+    }
+  }
+  return { before, after: await rootUsage(root, sn, store), removed };
+}
+
+/** The budget of [worker.oci] (gc, maxUsedSpace, reservedSpace); undefined when gc is off. */
+export function budgetFromConfig(config: EdgebuildConfig): GcBudget | undefined {
+  const oci = config.worker.oci;
+  if (!oci.gc) return undefined;
+  const size = (x: string | number | undefined, name: string) => {
+    if (x === undefined) return undefined;
+    try {
+      return typeof x === 'number' ? x : parseSize(x);
+    } catch (e) {
+      throw new Error(`config [worker.oci] ${name}: ${(e as Error).message}`);
+    }
+  };
+  return { maxUsedSpace: size(oci.maxUsedSpace, 'maxUsedSpace'), reservedSpace: size(oci.reservedSpace, 'reservedSpace') };
 }

@@ -3,6 +3,7 @@
 // blobs first and the top manifest last.
 import type { RegistryClient } from '../registry/client.ts';
 import { parseReference, formatReference, familiarName, type Reference } from '../registry/reference.ts';
+import { resumableBlob } from './resumable-blob.ts';
 import { OciLayout, OciLayoutError } from './oci-layout.ts';
 import type { Descriptor } from './schemas.ts';
 import { digestOf } from '../content/digest.ts';
@@ -71,7 +72,7 @@ export function dockerSource(client: RegistryClient, ref: Reference): ImageSourc
     async manifest(desc) {
       return (await client.getManifest(ref, desc.digest)).bytes;
     },
-    blob: (desc) => client.openBlob(ref, desc.digest),
+    blob: async (desc) => resumableBlob(await client.openBlob(ref, desc.digest), (offset) => client.openBlob(ref, desc.digest, offset)),
   };
 }
 

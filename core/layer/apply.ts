@@ -2,7 +2,7 @@
 // name is resolved inside the root (see securejoin.ts). OCI whiteouts either become overlayfs
 // whiteouts ("overlay": the layer gets a dir of its own, stacked later as a lowerdir) or are
 // carried out on a full copy of the lower layers ("native").
-import { closeSync, existsSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync, readdirSync, rmSync, symlinkSync, chmodSync, copyFileSync, constants as fsc, writeSync, type Stats } from 'node:fs';
+import { closeSync, existsSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync, readdirSync, rmSync, statfsSync, symlinkSync, chmodSync, copyFileSync, constants as fsc, writeSync, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { S_IFBLK, S_IFCHR, S_IFIFO, SysError, lsetxattr, mknod } from './libc.ts';
 import { cleanName, resolveInRoot } from './securejoin.ts';
@@ -16,6 +16,8 @@ export interface ApplyOptions {
   /** Overlay mode: the lower layers' dirs, newest first, where hardlink targets from earlier
    *  layers are looked up (and copied up, as overlayfs would). */
   parents?: string[];
+  /** Free space (bytes) the unpack leaves on the root's filesystem; default 5% of it, at most 1 GiB. */
+  reserveBytes?: number;
 }
 
 export type ApplyResult = TarReadResult;
@@ -59,12 +61,54 @@ function ensureDir(host: string, root: string, parents: string[], dirTimes: Map<
   }
 }
 
-async function writeFile(host: string, body: AsyncIterable<Uint8Array>): Promise<void> {
+const CHECK_EVERY_ENTRIES = 4096;
+
+/**
+ * Stops an unpack before it fills the disk. A layer's uncompressed size is declared nowhere (a
+ * small gzip can inflate to terabytes; containerd just writes until ENOSPC), so the free space and
+ * inodes of the target filesystem are checked as the layer is written: again after at most half
+ * the space left above the reserve, so a check always comes before the disk is full.
+ */
+class SpaceGuard {
+  private bytes = 0;
+  private entries = 0;
+  private nextCheck = 0;
+  private readonly reserve: number;
+  private readonly reserveInodes: number;
+
+  constructor(
+    private readonly root: string,
+    reserveBytes: number | undefined,
+  ) {
+    const fs = statfsSync(root);
+    this.reserve = reserveBytes ?? Math.min(1024 ** 3, fs.blocks * fs.bsize * 0.05);
+    this.reserveInodes = fs.files > 0 ? Math.min(100_000, fs.files * 0.05) : 0;
+    this.check();
+  }
+
+  wrote(n: number, entry = false): void {
+    this.bytes += n;
+    if (entry) this.entries++;
+    if (this.bytes >= this.nextCheck || (entry && this.entries % CHECK_EVERY_ENTRIES === 0)) this.check();
+  }
+
+  private check(): void {
+    const fs = statfsSync(this.root);
+    const free = fs.bavail * fs.bsize;
+    const mib = (b: number) => `${Math.floor(b / 1024 / 1024)} MiB`;
+    if (free < this.reserve) throw new Error(`stopped unpacking after ${mib(this.bytes)}: only ${mib(free)} left free on the filesystem of ${this.root} (keeps ${mib(this.reserve)} free)`);
+    if (fs.files > 0 && fs.ffree < this.reserveInodes) throw new Error(`stopped unpacking after ${this.entries} entries: only ${fs.ffree} inodes left on the filesystem of ${this.root}`);
+    this.nextCheck = this.bytes + Math.max(256 * 1024, Math.min(32 * 1024 * 1024, (free - this.reserve) / 2));
+  }
+}
+
+async function writeFile(host: string, body: AsyncIterable<Uint8Array>, guard: SpaceGuard): Promise<void> {
   const fd = openSync(host, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
   try {
     for await (const chunk of body) {
       let off = 0;
       while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
+      guard.wrote(chunk.length);
     }
   } finally {
     closeSync(fd);
@@ -91,6 +135,7 @@ export async function applyLayer(root: string, source: TarSource, opts: ApplyOpt
   const dirTimes = new Map<string, number>();
   const written = new Set<string>(); // host paths this layer wrote (native opaque dirs keep them)
   const parents = opts.mode === 'overlay' ? (opts.parents ?? []) : [];
+  const guard = new SpaceGuard(root, opts.reserveBytes);
 
   const removeNotWritten = (dir: string) => {
     for (const child of readdirSync(dir)) {
@@ -117,6 +162,7 @@ export async function applyLayer(root: string, source: TarSource, opts: ApplyOpt
   };
 
   const result = await readTar(source, async (e, body) => {
+    guard.wrote(512, true);
     const rel = cleanName(e.name);
     if (rel === '') {
       if (e.type === 'dir') {
@@ -139,7 +185,10 @@ export async function applyLayer(root: string, source: TarSource, opts: ApplyOpt
       }
       // Other ".wh..wh." names are AUFS bookkeeping (e.g. hardlink dirs): not part of the tree.
       if (base.startsWith(`${OCI_WHITEOUT_PREFIX}${OCI_WHITEOUT_PREFIX}`)) return;
-      const victim = join(parentHost, base.slice(OCI_WHITEOUT_PREFIX.length));
+      const hidden = base.slice(OCI_WHITEOUT_PREFIX.length);
+      // ".wh." and ".wh..." would name the dir itself or its parent (containerd refuses them too).
+      if (hidden === '' || hidden === '.' || hidden === '..') throw new Error('invalid whiteout name (it would remove the directory itself or its parent)');
+      const victim = join(parentHost, hidden);
       rmSync(victim, { recursive: true, force: true });
       if (opts.mode === 'overlay') mknod(victim, S_IFCHR | 0o000, 0, 0);
       return;
@@ -155,7 +204,7 @@ export async function applyLayer(root: string, source: TarSource, opts: ApplyOpt
         if (!existing?.isDirectory()) mkdirSync(host, { mode: 0o700 });
         break;
       case 'file':
-        await writeFile(host, body);
+        await writeFile(host, body, guard);
         break;
       case 'symlink':
         symlinkSync(e.linkname, host);

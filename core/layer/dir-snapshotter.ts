@@ -8,6 +8,7 @@ import type { Mount, PrepareOptions, SnapshotInfo, SnapshotKind, SnapshotUsage }
 import { applyLayer, type ApplyMode } from './apply.ts';
 import type { DiffOptions, LayerDigest, LayerStream } from './diff.ts';
 import { SnapshotStore } from './snapshot-store.ts';
+import { OWNER_LABEL, ownerToken } from './owner.ts';
 import type { TarSource } from './tar-reader.ts';
 import type { LayerSnapshotter } from './types.ts';
 
@@ -64,7 +65,8 @@ export class DirSnapshotter implements LayerSnapshotter {
     const s = await this.store.update((snaps, allocId) => {
       if (this.store.get(key)) throw new Error(`snapshot ${JSON.stringify(key)} already exists`);
       this.store.chain(parent); // the parent must exist and be committed
-      const rec = { id: allocId(), kind, parent, labels: { ...opts?.labels }, created: new Date().toISOString() };
+      // The owner label lets the next start remove what a killed process left unfinished.
+      const rec = { id: allocId(), kind, parent, labels: { ...opts?.labels, [OWNER_LABEL]: ownerToken() }, created: new Date().toISOString() };
       mkdirSync(join(this.store.dir(rec.id), 'fs'), { recursive: true, mode: 0o755 });
       mkdirSync(join(this.store.dir(rec.id), 'work'), { mode: 0o700 });
       snaps[key] = rec;
@@ -99,7 +101,8 @@ export class DirSnapshotter implements LayerSnapshotter {
       const s = this.store.require(key, ['active']);
       if (this.store.get(name)) throw new Error(`snapshot ${JSON.stringify(name)} already exists`);
       delete snaps[key];
-      snaps[name] = { ...s, kind: 'committed', labels: { ...s.labels, ...opts?.labels } };
+      const { [OWNER_LABEL]: _owner, ...labels } = { ...s.labels, ...opts?.labels };
+      snaps[name] = { ...s, kind: 'committed', labels };
     });
   }
 

@@ -5,6 +5,7 @@ import * as v from 'valibot';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { flockExclusive } from './libc.ts';
+import { OWNER_LABEL, ownerAlive } from './owner.ts';
 import type { SnapshotInfo, SnapshotKind } from '../snapshot/types.ts';
 
 const RecordSchema = v.object({
@@ -37,6 +38,7 @@ export class SnapshotStore {
     mkdirSync(this.snapshotsDir, { recursive: true });
     this.meta = this.locked(() => {
       this.meta = this.load();
+      this.removeDeadWork();
       this.removeOrphans();
       return this.meta;
     });
@@ -68,6 +70,15 @@ export class SnapshotStore {
       throw new Error(`${this.file}: ${path ? `key ${path}: ` : ''}${issue.message}`);
     }
     return parsed.output;
+  }
+
+  /** Active and view snapshots of a process that died (killed mid-build): nobody will commit
+   *  or remove them. Their dirs go with removeOrphans. */
+  private removeDeadWork(): void {
+    const dead = Object.entries(this.meta.snapshots).filter(([key, s]) => s.kind !== 'committed' && OWNER_LABEL in s.labels && !ownerAlive(s.labels[OWNER_LABEL]) && this.children(key).length === 0);
+    if (!dead.length) return;
+    for (const [key] of dead) delete this.meta.snapshots[key];
+    this.save();
   }
 
   /** Dirs left by a crash between creating a snapshot dir and recording it. */

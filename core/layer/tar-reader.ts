@@ -82,6 +82,7 @@ function num(block: Uint8Array, off: number, len: number, what: string): number 
     // GNU base-256: big-endian two's complement with the top bit as marker.
     let v = BigInt(field[0] & 0x7f);
     for (let i = 1; i < field.length; i++) v = (v << 8n) | BigInt(field[i]);
+    if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new Error(`${what} ${v} out of range`);
     return Number(v);
   }
   const s = str(block, off, len).replace(/[ \0]+$/, '').trim();
@@ -93,7 +94,11 @@ function num(block: Uint8Array, off: number, len: number, what: string): number 
 function checksumOk(block: Uint8Array): boolean {
   let sum = 0;
   for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 32 : block[i];
-  return sum === num(block, 148, 8, 'checksum');
+  try {
+    return sum === num(block, 148, 8, 'checksum');
+  } catch {
+    return false; // not even a number: as wrong as a wrong sum
+  }
 }
 
 /** PAX records "LEN key=value\n"; values kept as bytes (xattr values are binary). */
@@ -154,11 +159,23 @@ export async function readTar(
     const where = `tar entry #${index} ${JSON.stringify(rawName)}`;
     if (!checksumOk(block)) throw new Error(`${where}: header checksum mismatch`);
     const flag = String.fromCharCode(block[156]);
-    const size = num(block, 124, 12, 'size');
+    const field = (off: number, len: number, what: string) => {
+      try {
+        return num(block, off, len, what);
+      } catch (e) {
+        throw new Error(`${where}: ${(e as Error).message}`);
+      }
+    };
+    const size = field(124, 12, 'size');
 
     if (flag === 'x' || flag === 'g' || flag === 'L' || flag === 'K') {
-      const data = Buffer.concat(await Array.fromAsync(r.chunks(size)));
-      await r.skip(padding(size));
+      let data: Buffer;
+      try {
+        data = Buffer.concat(await Array.fromAsync(r.chunks(size)));
+        await r.skip(padding(size));
+      } catch (e) {
+        throw new Error(`${where}: ${(e as Error).message}`);
+      }
       if (flag === 'x') pax = new Map([...pax, ...parsePax(data, where)]);
       else if (flag === 'g') globalPax = new Map([...globalPax, ...parsePax(data, where)]);
       else {
@@ -172,7 +189,12 @@ export async function readTar(
 
     const type = TYPES[flag];
     const all = new Map([...globalPax, ...pax]);
-    const paxStr = (k: string) => (all.has(k) ? dec.decode(all.get(k)) : undefined);
+    const paxStr = (k: string) => {
+      const raw = all.get(k);
+      // A NUL cannot be part of a path: Go's archive/tar rejects such records too.
+      if (raw && (k === 'path' || k === 'linkpath') && raw.includes(0)) throw new Error(`${where}: PAX ${k} contains a NUL byte`);
+      return raw ? dec.decode(raw) : undefined;
+    };
     const magic = str(block, 257, 6);
     const prefix = magic.startsWith('ustar') ? str(block, 345, 155) : '';
     let name = paxStr('path') ?? longName ?? (prefix ? `${prefix}/${rawName}` : rawName);
@@ -180,25 +202,27 @@ export async function readTar(
     if (!type) throw new Error(`${entryWhere}: unsupported type flag ${JSON.stringify(flag)}`);
     const xattrs: Record<string, Uint8Array> = {};
     for (const [k, val] of all) if (k.startsWith('SCHILY.xattr.')) xattrs[k.slice('SCHILY.xattr.'.length)] = val;
+    // Sizes and ids are non-negative integers; only mtime may be fractional or negative.
     const paxNum = (k: string, fallback: number) => {
       const s = paxStr(k);
       if (s === undefined) return fallback;
-      const n = Number(s);
-      if (!Number.isFinite(n)) throw new Error(`${entryWhere}: bad PAX ${k}=${JSON.stringify(s)}`);
+      const n = s.trim() === '' ? NaN : Number(s);
+      const ok = k === 'mtime' ? Number.isFinite(n) : Number.isSafeInteger(n) && n >= 0;
+      if (!ok) throw new Error(`${entryWhere}: bad PAX ${k}=${JSON.stringify(s)}`);
       return n;
     };
     while (name.length > 1 && name.endsWith('/')) name = name.slice(0, -1);
     const entry: TarEntry = {
       name,
       type,
-      mode: num(block, 100, 8, 'mode') & 0o7777,
-      uid: paxNum('uid', num(block, 108, 8, 'uid')),
-      gid: paxNum('gid', num(block, 116, 8, 'gid')),
+      mode: field(100, 8, 'mode') & 0o7777,
+      uid: paxNum('uid', field(108, 8, 'uid')),
+      gid: paxNum('gid', field(116, 8, 'gid')),
       size: paxNum('size', size),
-      mtime: paxNum('mtime', num(block, 136, 12, 'mtime')),
+      mtime: paxNum('mtime', field(136, 12, 'mtime')),
       linkname: paxStr('linkpath') ?? longLink ?? str(block, 157, 100),
-      devmajor: num(block, 329, 8, 'devmajor'),
-      devminor: num(block, 337, 8, 'devminor'),
+      devmajor: field(329, 8, 'devmajor'),
+      devminor: field(337, 8, 'devminor'),
       xattrs,
     };
     pax = new Map();
@@ -222,8 +246,12 @@ export async function readTar(
       const msg = (e as Error).message;
       throw new Error(msg.includes(JSON.stringify(entry.name)) ? msg : `${entryWhere}: ${msg}`);
     }
-    if (consumed < dataSize) await r.skip(dataSize - consumed);
-    await r.skip(padding(dataSize));
+    try {
+      if (consumed < dataSize) await r.skip(dataSize - consumed);
+      await r.skip(padding(dataSize));
+    } catch (e) {
+      throw new Error(`${entryWhere}: ${(e as Error).message}`);
+    }
   }
   await r.drain();
   return { diffID: r.digest(), size: r.size };

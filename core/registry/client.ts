@@ -125,7 +125,7 @@ export class RegistryClient {
       const headers: Record<string, string> = offset > 0 ? { Range: `bytes=${offset}-` } : {};
       const res = await this.transport.request({ ...base, method: 'GET', path: `/v2/${repo.repository}/blobs/${digest}`, headers, what });
       if (!res.body) throw new RegistryError(`${what}: empty response`);
-      const body = withIdleTimeout(res.body, this.transport.retry.idleTimeoutMs, what);
+      const body = withIdleTimeout(res.body, this.transport.retry.idleTimeoutMs, what, ep.host);
       if (offset > 0 && res.status !== 206) return skipBytes(body, offset);
       if (offset > 0 && parseContentRange(res.headers.get('content-range'))?.start !== offset) {
         await body.cancel();

@@ -58,8 +58,12 @@ export async function responseError(res: Response, host: string, what: string): 
   return new RegistryError(`${what}: ${status} ${text}${extra} at ${host}${hint}`, status, code, retryable);
 }
 
-/** Describes a fetch failure (refused, unresolvable, TLS) in one line naming the host. */
-export function networkError(e: unknown, host: string): RegistryError {
+/**
+ * Describes a fetch failure in one line naming the host. Failures to connect (refused,
+ * unresolvable, TLS) are about the host; a connection broken later (reset, timeout) also names
+ * `what` was being transferred, when given.
+ */
+export function networkError(e: unknown, host: string, what?: string): RegistryError {
   const err = e as { code?: string; message?: string };
   const code = err?.code ?? '';
   let why: string;
@@ -74,5 +78,7 @@ export function networkError(e: unknown, host: string): RegistryError {
     why = `TLS error: ${err?.message ?? code} (set ca or insecure for this host in [registry."${host}"])`;
     retryable = false;
   } else why = (err?.message ?? String(e)).split('\n')[0];
+  const connected = !['ECONNREFUSED', 'ConnectionRefused', 'ENOTFOUND', 'EAI_NONAME', 'EAI_AGAIN'].includes(code) && retryable;
+  if (what && connected) return new RegistryError(`${what}: ${why} at ${host}`, undefined, code || undefined, retryable);
   return new RegistryError(`cannot reach ${host}: ${why}`, undefined, code || undefined, retryable);
 }

@@ -1,7 +1,15 @@
 // Fails a response body that stops delivering data, so a stalled connection is resumed (the
 // content store retries with a Range request) instead of hanging the pull forever.
 
-export function withIdleTimeout(body: ReadableStream<Uint8Array>, ms: number, what: string): ReadableStream<Uint8Array> {
+import { RegistryError, networkError } from './errors.ts';
+
+const seconds = (ms: number) => (ms < 1000 ? `${ms}ms` : `${Math.round(ms / 1000)}s`);
+
+/**
+ * `body` failing after `ms` without data. A body broken mid-way (reset, closed early) fails with
+ * a retryable RegistryError naming `what` and `host`, so callers can resume and users see where.
+ */
+export function withIdleTimeout(body: ReadableStream<Uint8Array>, ms: number, what: string, host?: string): ReadableStream<Uint8Array> {
   const reader = body.getReader();
   let last = Date.now();
   let timer: ReturnType<typeof setInterval> | undefined;
@@ -12,7 +20,7 @@ export function withIdleTimeout(body: ReadableStream<Uint8Array>, ms: number, wh
       timer = setInterval(() => {
         if (Date.now() - last < ms) return;
         stopTimer();
-        const err = Object.assign(new Error(`${what}: no data for ${Math.round(ms / 1000)}s (timed out)`), { code: 'ETIMEDOUT', retryable: true });
+        const err = Object.assign(new Error(`${what}: no data for ${seconds(ms)} (timed out)${host ? ` at ${host}` : ''}`), { code: 'ETIMEDOUT', retryable: true });
         ctl.error(err);
         reader.cancel(err).catch(() => {});
       }, Math.max(10, Math.min(1000, ms / 4)));
@@ -27,7 +35,7 @@ export function withIdleTimeout(body: ReadableStream<Uint8Array>, ms: number, wh
         } else ctl.enqueue(value);
       } catch (e) {
         stopTimer();
-        ctl.error(e);
+        ctl.error(host && !(e instanceof RegistryError) && !(e as { retryable?: boolean }).retryable ? networkError(e, host, what) : e);
       }
     },
     cancel(reason) {

@@ -60,7 +60,10 @@ export function parseReference(input: string): Reference {
     if (!DOMAIN.test(registry)) throw bad(`invalid registry host ${JSON.stringify(registry)}`);
     const port = registry.match(/:(\d+)$/)?.[1];
     if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) throw bad(`invalid port ${port}`);
-    registry = registry.replace(/^([^:\[]+|\[[^\]]+\])/, (h) => h.toLowerCase());
+    // Host names are case-insensitive, but a bare name counts as a host only through its
+    // capitals (as in Docker): "B/app" keeps "B", or printing it would make it docker.io/b/app.
+    const lower = registry.replace(/^([^:\[]+|\[[^\]]+\])/, (h) => h.toLowerCase());
+    if (looksLikeHost(lower)) registry = lower;
   }
   if (registry === 'index.docker.io' || registry === DOCKER_HUB_API) registry = DOCKER_HUB;
   for (const p of parts) {

@@ -79,7 +79,7 @@ export class Transport {
         wait = retryAfterMs(res);
       } catch (e) {
         if (spec.signal?.aborted) throw spec.signal.reason ?? e;
-        failure = e instanceof RegistryError ? e : networkError(e, spec.ep.host);
+        failure = e instanceof RegistryError ? e : networkError(e, spec.ep.host, spec.what);
       }
       const backoff = wait ?? Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** (attempt - 1)) * (0.75 + Math.random() * 0.5);
       const outOfTime = Date.now() - started + backoff > this.retry.deadlineMs;

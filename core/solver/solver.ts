@@ -12,6 +12,7 @@ import type { ImageInfo, LayerRecord, Worker } from './worker.ts';
 import { CacheRecords } from './records.ts';
 import { applyFileActions, type PathFilter, type SourceTree } from './fileops.ts';
 import { checksumPaths } from './checksum.ts';
+import { ownedPrefix } from '../layer/owner.ts';
 
 export interface LocalDir {
   dir: string;
@@ -27,6 +28,21 @@ export interface SolveOptions {
   signal?: AbortSignal;
   /** Builds a matcher for .dockerignore-style patterns (supplied by the frontend's package). */
   compileFilter: (patterns: string[]) => PathFilter;
+  /** Imported build cache (--import-cache): asked on a local miss; a hit gives the step's layer
+   *  chain as committed snapshots, so the step does not run. */
+  remoteCache?: RemoteCacheLookup;
+}
+
+export interface RemoteCacheLookup {
+  /** undefined when the key is not in any imported cache. */
+  load(key: string, signal?: AbortSignal): Promise<LayerRecord[] | undefined>;
+}
+
+/** A step result this build produced or reused: what cache export needs. */
+export interface SolvedStep {
+  key: string;
+  layers: LayerRecord[];
+  description: string;
 }
 
 /** A filesystem result: its layer chain and the committed snapshot that tops it. */
@@ -56,6 +72,8 @@ export class Solver {
   private readonly results = new Map<Ref, Promise<Result>>();
   private readonly images = new Map<string, Promise<ImageInfo>>();
   private readonly tmp: string;
+  /** Every keyed step result of this build, in completion order (for cache export). */
+  readonly solved: SolvedStep[] = [];
 
   constructor(private readonly graph: BuildGraph, private readonly worker: Worker, private readonly opts: SolveOptions) {
     this.records = new CacheRecords(worker.root);
@@ -150,7 +168,17 @@ export class Solver {
     if (cached && (await this.worker.snapshotter.stat(cached.snapshot))) {
       this.records.touch(key);
       this.showCached(ref);
+      this.solved.push({ key, layers: cached.layers, description: v.meta.name });
       return { kind: 'fs', layers: cached.layers, snapshot: async () => cached.snapshot };
+    }
+    const imported = !this.opts.noCache && !v.meta.ignoreCache ? await this.opts.remoteCache?.load(key, this.opts.signal) : undefined;
+    if (imported?.length) {
+      const top = imported[imported.length - 1].snapshot;
+      const now = new Date().toISOString();
+      this.records.put({ key, snapshot: top, layers: imported, description: v.meta.name, created: now, lastUsed: now });
+      this.showCached(ref);
+      this.solved.push({ key, layers: imported, description: v.meta.name });
+      return { kind: 'fs', layers: imported, snapshot: async () => top };
     }
     // Inputs first (in parallel), then this vertex.
     const inputs = inputRefs(op);
@@ -211,7 +239,7 @@ export class Solver {
 
   /** Mounts a read-only view of a result under a temp dir; returns the dir and a release function. */
   private async mountView(r: FsResult): Promise<{ dir: string; release: () => Promise<void> }> {
-    const dir = fs.mkdtempSync(join(this.tmp, 'view-'));
+    const dir = fs.mkdtempSync(join(this.tmp, ownedPrefix('view-')));
     const snap = await r.snapshot();
     if (!snap) return { dir, release: async () => void fs.rmSync(dir, { recursive: true, force: true }) };
     const key = `view/${rand()}`;
@@ -241,6 +269,7 @@ export class Solver {
     const layers = [...base, { snapshot, parent, createdBy: v.meta.name }];
     const now = new Date().toISOString();
     this.records.put({ key, snapshot, layers, description: v.meta.name, created: now, lastUsed: now });
+    this.solved.push({ key, layers, description: v.meta.name });
     return { kind: 'fs', layers, snapshot: async () => snapshot };
   }
 
@@ -337,7 +366,7 @@ export class Solver {
     const parent = await base.snapshot();
     const snapshotName = await this.snapshotName(key);
     return this.withActive(parent, async (mounts, active) => {
-      const target = fs.mkdtempSync(join(this.tmp, 'file-'));
+      const target = fs.mkdtempSync(join(this.tmp, ownedPrefix('file-')));
       const releases: (() => Promise<void>)[] = [];
       await this.worker.mount(mounts, target);
       try {
@@ -379,7 +408,7 @@ export class Solver {
       const parent = await acc.snapshot();
       const snapshotName = await this.snapshotName(sha(key + r));
       acc = await this.withActive(parent, async (mounts, active) => {
-        const target = fs.mkdtempSync(join(this.tmp, 'merge-'));
+        const target = fs.mkdtempSync(join(this.tmp, ownedPrefix('merge-')));
         await this.worker.mount(mounts, target);
         const view = await this.mountView(over);
         try {
@@ -403,7 +432,7 @@ export class Solver {
       if (op.checksum && op.checksum !== digest) throw new SolveError(`ADD ${op.url}: checksum mismatch: expected ${op.checksum}, got ${digest}`);
       const snapshotName = await this.snapshotName(key);
       return await this.withActive(undefined, async (mounts, active) => {
-        const target = fs.mkdtempSync(join(this.tmp, 'http-'));
+        const target = fs.mkdtempSync(join(this.tmp, ownedPrefix('http-')));
         await this.worker.mount(mounts, target);
         try {
           fs.copyFileSync(path, join(target, op.filename));

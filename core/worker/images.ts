@@ -117,7 +117,10 @@ export class RegistryImageProvider implements ImageProvider {
     });
     progress?.log(`unpacking ${desc.digest} (${formatBytes(desc.size)})\n`);
     const tar = decompress(desc, this.store.file(desc.digest).stream());
-    const got = await this.snapshotter.applyLayer(key, parent, tar);
+    // Unpack errors name the entry; the layer is named here, since the tar does not know it.
+    const got = await this.snapshotter.applyLayer(key, parent, tar).catch((e: Error) => {
+      throw new Error(`layer ${desc.digest} of ${formatReference(ref)}: ${e.message}`, { cause: e });
+    });
     if (diffID && got.diffID !== diffID) {
       await this.snapshotter.remove(key).catch(() => {});
       throw new Error(`layer ${desc.digest} of ${formatReference(ref)}: uncompressed content has digest ${got.diffID}, image config says ${diffID}`);

@@ -15,6 +15,7 @@ import { ContentStore } from '../content/store.ts';
 import type { Worker } from '../solver/worker.ts';
 import { RegistryImageProvider } from './images.ts';
 import { formatBytes } from '../progress/plain.ts';
+import { ownedPrefix, sweepDeadEntries } from '../layer/owner.ts';
 
 export interface LocalWorker extends Worker {
   snapshotterId: string;
@@ -38,6 +39,9 @@ export function chooseSnapshotter(host: PluginHost, wanted: string): string {
   throw new WorkerError('no snapshotter is usable here (overlay and native are both unavailable; see `edgebuild plugins ls`)');
 }
 
+/** Prefixes of the temp entries under <root>/tmp (solver mounts, exports, downloads). */
+export const TMP_PREFIXES = ['view-', 'file-', 'merge-', 'http-', 'export-'] as const;
+
 export async function createLocalWorker(host: PluginHost, config: EdgebuildConfig, root: string, wanted: string, signal?: AbortSignal, log?: (l: string) => void): Promise<LocalWorker> {
   const snapshotterId = chooseSnapshotter(host, wanted);
   const snapshotter = host.get<LayerSnapshotter>(`snapshotter.${snapshotterId}`);
@@ -51,6 +55,8 @@ export async function createLocalWorker(host: PluginHost, config: EdgebuildConfi
   const images = new RegistryImageProvider(client, store, snapshotter, log);
   const tmp = join(root, 'tmp');
   fs.mkdirSync(tmp, { recursive: true });
+  // Mounts and temp dirs of a build that was killed: nobody else will clean them up.
+  await sweepDeadEntries(tmp, [...TMP_PREFIXES]);
   return {
     root,
     snapshotterId,
@@ -68,7 +74,7 @@ export async function createLocalWorker(host: PluginHost, config: EdgebuildConfi
     async fetchUrl(url, sig) {
       const res = await fetch(url, { signal: sig, redirect: 'follow' });
       if (!res.ok || !res.body) throw new WorkerError(`ADD ${url}: HTTP ${res.status} ${res.statusText}`);
-      const path = join(tmp, `http-${randomBytes(6).toString('hex')}`);
+      const path = join(tmp, `${ownedPrefix('http-')}${randomBytes(6).toString('hex')}`);
       const hash = createHash('sha256');
       const fd = fs.openSync(path, 'w', 0o600);
       try {

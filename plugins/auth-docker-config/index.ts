@@ -2,7 +2,7 @@
 // ~/.docker/config.json): inline `auths`, per-host `credHelpers` and the default `credsStore`,
 // the latter two by running `docker-credential-<name> get` (host on stdin, JSON on stdout).
 import * as v from 'valibot';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { PluginRegistration } from '../../core/plugin/types.ts';
@@ -95,6 +95,29 @@ export class DockerConfigCredentials implements CredentialSource {
   }
 }
 
+/** Whether the file stores secrets itself (helpers keep theirs elsewhere). */
+function holdsCredentials(cfg: DockerConfig): boolean {
+  return Object.values(cfg.auths).some((a) => a.auth || a.password || a.identitytoken);
+}
+
+/**
+ * The warning for a config.json with credentials that group or others may read (Docker writes it
+ * 0600), or undefined when the file is private, missing or holds no credentials.
+ */
+export function permissionWarning(path: string, cfg: DockerConfig): string | undefined {
+  let mode: number;
+  try {
+    mode = statSync(path).mode & 0o777;
+  } catch {
+    return undefined;
+  }
+  if ((mode & 0o044) === 0 || !holdsCredentials(cfg)) return undefined;
+  const who = mode & 0o004 ? 'everyone' : 'its group';
+  return `warning: ${path} holds registry credentials and is readable by ${who} (mode ${mode.toString(8).padStart(4, '0')}): run chmod 600 ${path}`;
+}
+
+const warned = new Set<string>();
+
 export const dockerConfigAuth: PluginRegistration<PluginConfig, CredentialSource> = {
   kind: 'auth',
   id: 'docker-config',
@@ -103,7 +126,14 @@ export const dockerConfigAuth: PluginRegistration<PluginConfig, CredentialSource
   init(ctx) {
     const path = ctx.config.path ?? defaultDockerConfigPath();
     // Fail early on a malformed file so `plugins ls` shows why.
-    readDockerConfig(path);
+    const cfg = readDockerConfig(path);
+    const warning = permissionWarning(path, cfg);
+    if (warning && !warned.has(path)) {
+      warned.add(path);
+      // On stderr itself: plugin logs are shown only with --debug, and this needs fixing now.
+      process.stderr.write(`${warning}\n`);
+      ctx.log(warning);
+    }
     return new DockerConfigCredentials(path);
   },
 };

@@ -6,6 +6,7 @@ import { applyLayer } from '../../core/layer/apply.ts';
 import { END_OF_ARCHIVE, encodeHeader } from '../../core/layer/tar-writer.ts';
 import type { TarEntry } from '../../core/layer/tar-header.ts';
 import { mountAll, unmountAll } from '../../core/snapshot/mount.ts';
+import { ownedPrefix, sweepDeadEntries } from '../../core/layer/owner.ts';
 
 function probeLayer(): Uint8Array {
   const e = (name: string, type: TarEntry['type']): TarEntry => ({ name, type, mode: 0o755, uid: 0, gid: 0, size: 0, mtime: 0, linkname: '', devmajor: 0, devminor: 0, xattrs: {} });
@@ -17,7 +18,9 @@ export async function overlayProblem(root: string): Promise<string | undefined> 
   let dir: string | undefined;
   try {
     mkdirSync(root, { recursive: true });
-    dir = mkdtempSync(join(root, 'overlay-check-'));
+    // A check killed half-way leaves its overlay mounted here.
+    await sweepDeadEntries(root, ['overlay-check-']);
+    dir = mkdtempSync(join(root, ownedPrefix('overlay-check-')));
     const [lower, upper, work, merged] = ['lower', 'upper', 'work', 'merged'].map((n) => join(dir!, n));
     for (const d of [lower, upper, work, merged]) mkdirSync(d);
     writeFileSync(join(lower, 'gone'), 'x');

@@ -15,6 +15,8 @@ export interface BlobSourceOptions {
   onBytes?: (n: number) => void;
 }
 
+class DeadlineError extends Error {}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class BlobSource {
@@ -29,6 +31,7 @@ export class BlobSource {
     const { client, repo, digest, deadlineMs } = this.opts;
     const started = Date.now();
     let wait = this.opts.minWaitMs;
+    let cause: string | undefined; // the first real failure says more than the deadline that ends it
     for (let attempt = 1; ; attempt++) {
       const left = deadlineMs - (Date.now() - started);
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -37,15 +40,16 @@ export class BlobSource {
         // The client retries by itself too; this bound also covers a body that stops mid-way.
         const got = await Promise.race([
           client.fetchBlobRange(repo, digest, ranges),
-          new Promise<never>((_, rej) => (timer = setTimeout(() => rej(new Error(`no answer within ${deadlineMs} ms`)), left))),
+          new Promise<never>((_, rej) => (timer = setTimeout(() => rej(new DeadlineError(`no answer within ${deadlineMs} ms`)), left))),
         ]);
         for (const b of got) this.opts.onBytes?.(b.length);
         return got;
       } catch (e) {
         const spent = Date.now() - started;
+        if (!(e instanceof DeadlineError)) cause ??= (e as Error).message;
         if (spent + wait >= deadlineMs) {
           const what = ranges.map((r) => `${r.offset}+${r.length}`).join(",");
-          throw new Error(`blob ${digest} in ${repo.registry}/${repo.repository}: bytes ${what} not fetched after ${attempt} tries in ${spent} ms: ${(e as Error).message}`);
+          throw new Error(`blob ${digest} in ${repo.registry}/${repo.repository}: bytes ${what} not fetched after ${attempt} tries in ${spent} ms: ${cause ?? (e as Error).message}`);
         }
         await sleep(wait);
         wait = Math.min(this.opts.maxWaitMs, wait * 2);

@@ -28,6 +28,8 @@ export interface EnsureOptions {
   waitCapMs?: number;
   /** Overrides the largest range per request (the prefetch asks for its range in one). */
   maxRequestBytes?: number;
+  /** Fetch exactly these chunks, without growing short requests over their neighbours. */
+  exact?: boolean;
 }
 
 class Semaphore {
@@ -92,7 +94,7 @@ export class LayerFetcher {
       if (pending) waits.push(waitCapMs === undefined ? pending : this.capped(id, pending, waitCapMs, urgent));
       else if (!this.isCached(id)) missing.push(this.chunks[id]);
     }
-    for (const group of this.groups(missing, how.maxRequestBytes ?? this.opts.maxRequestBytes)) waits.push(this.fetchGroup(group, urgent));
+    for (const group of this.groups(missing, how.maxRequestBytes ?? this.opts.maxRequestBytes, !how.exact)) waits.push(this.fetchGroup(group, urgent));
     await Promise.all(waits);
   }
 
@@ -107,7 +109,7 @@ export class LayerFetcher {
   }
 
   /** Splits chunks into runs that are adjacent in the blob, each run one range request. */
-  private groups(chunks: ChunkRef[], maxRequestBytes: number): ChunkRef[][] {
+  private groups(chunks: ChunkRef[], maxRequestBytes: number, grow: boolean): ChunkRef[][] {
     if (chunks.length === 0) return [];
     const sorted = [...chunks].sort((a, b) => a.offset - b.offset || a.innerOffset - b.innerOffset);
     const out: ChunkRef[][] = [];
@@ -123,7 +125,7 @@ export class LayerFetcher {
       run.push(c);
     }
     out.push(run);
-    return out.map((g) => this.grow(g));
+    return grow ? out.map((g) => this.grow(g)) : out;
   }
 
   /** Extends a short run over the following uncached, unclaimed chunks (stargz's block alignment). */

@@ -1,6 +1,5 @@
 // snapshotter.stargz: overlay snapshots plus lazily mounted eStargz layers (issue 5).
 import { closeSync, openSync } from "node:fs";
-import { RegistryClient } from "../../core/registry/client.ts";
 import type { CredentialSource } from "../../core/registry/credentials.ts";
 import type { LayerSnapshotter } from "../../core/layer/types.ts";
 import { PluginDisabled, type PluginRegistration } from "../../core/plugin/types.ts";
@@ -27,20 +26,13 @@ export const stargzSnapshotter: PluginRegistration<StargzConfig, RemoteSnapshott
   async init(ctx) {
     const problem = fuseProblem() ?? (await overlayProblem(ctx.pluginRoot));
     if (problem) throw new PluginDisabled(problem);
-    const c = ctx.config;
-    const client = new RegistryClient({
+    return new StargzSnapshotter({
+      root: ctx.pluginRoot,
+      config: ctx.config,
       registries: ctx.global.registry,
       credentials: ctx.all<CredentialSource>("auth").map((p) => p.instance),
-      retry: {
-        attempts: c.blob.max_retries + 1,
-        baseDelayMs: c.blob.min_wait_msec,
-        maxDelayMs: c.blob.max_wait_msec,
-        deadlineMs: c.blob.fetching_timeout_sec * 1000,
-        headerTimeoutMs: c.blob.fetching_timeout_sec * 1000,
-        idleTimeoutMs: c.blob.fetching_timeout_sec * 1000,
-      },
+      log: (m) => ctx.log(m),
     });
-    return new StargzSnapshotter({ root: ctx.pluginRoot, config: c, client, log: (m) => ctx.log(m) });
   },
 };
 

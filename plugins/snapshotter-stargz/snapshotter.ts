@@ -5,16 +5,16 @@ import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { DirSnapshotter, diskUsage } from "../../core/layer/dir-snapshotter.ts";
 import type { DiffOptions, LayerDigest, LayerSnapshotter, LayerStream, TarSource } from "../../core/layer/types.ts";
-import type { RegistryClient } from "../../core/registry/client.ts";
+import { findCredential, type CredentialSource } from "../../core/registry/credentials.ts";
+import type { RegistryConfigMap } from "../../core/registry/endpoint.ts";
 import type { Mount, PrepareOptions, RemoteLayer, RemotePrepareResult, RemoteSnapshotter, SnapshotInfo, SnapshotUsage } from "../../core/snapshot/types.ts";
 import { overlayDriver } from "../snapshotter-overlay/driver.ts";
 import { TOC_DIGEST_ANNOTATION } from "./estargz/index.ts";
 import { cleanupStaleMounts } from "./fuse/mountinfo.ts";
-import { ChunkCache } from "./cache.ts";
 import type { StargzConfig } from "./config.ts";
+import { FetchThread } from "./fetch-thread.ts";
 import { LazyLayer, type LayerStatus } from "./lazy-layer.ts";
 import { layerCacheDir } from "./lazyfs/chunks.ts";
-import { TocStore } from "./toc-store.ts";
 
 /** Labels a remote snapshot carries: enough to mount it again after a restart. */
 export const REMOTE_LABEL = "containerd.io/snapshot/remote";
@@ -38,14 +38,17 @@ export interface AccessLog {
 export interface StargzSnapshotterOptions {
   root: string;
   config: StargzConfig;
-  client: RegistryClient;
+  /** `[registry."host"]` tables (mirrors, TLS) for blob requests. */
+  registries?: RegistryConfigMap;
+  /** Auth plugins; asked in the main thread for each layer's registry. */
+  credentials?: readonly CredentialSource[];
   log?: (m: string) => void;
 }
 
 export class StargzSnapshotter implements RemoteSnapshotter, LayerSnapshotter {
   private readonly dirs: DirSnapshotter;
-  private readonly cache: ChunkCache;
-  private readonly tocs: TocStore;
+  private readonly cacheDir: string;
+  private fetchThread: FetchThread | undefined;
   /** Mounted lazy layers by snapshot key. */
   private readonly layers = new Map<string, LazyLayer>();
   private readonly mounting = new Map<string, Promise<LazyLayer>>();
@@ -59,8 +62,7 @@ export class StargzSnapshotter implements RemoteSnapshotter, LayerSnapshotter {
     const stale = cleanupStaleMounts(opts.root);
     if (stale.length) this.log(`stargz: detached ${stale.length} stale mount(s) under ${opts.root}`);
     this.dirs = new DirSnapshotter(opts.root, overlayDriver());
-    this.cache = new ChunkCache(join(opts.root, "cache"), this.log);
-    this.tocs = new TocStore(join(opts.root, "toc"));
+    this.cacheDir = join(opts.root, "cache");
   }
 
   private isRemote(key: string): boolean {
@@ -99,14 +101,18 @@ export class StargzSnapshotter implements RemoteSnapshotter, LayerSnapshotter {
 
   private async mountLayer(key: string, layer: RemoteLayer, mountpoint: string, expectedTocDigest: string | undefined): Promise<LazyLayer> {
     if (this.closed) throw new Error(`snapshotter.stargz is closed; cannot mount ${layer.descriptor.digest}`);
+    this.fetchThread ??= new FetchThread(
+      { config: this.opts.config, registries: this.opts.registries ?? {}, cacheDir: this.cacheDir, tocDir: join(this.opts.root, "toc") },
+      this.log,
+    );
     const lazy = await LazyLayer.mount({
       layer,
-      client: this.opts.client,
+      credential: await findCredential(this.opts.credentials ?? [], layer.registry),
       config: this.opts.config,
-      tocs: this.tocs,
       expectedTocDigest,
       mountpoint,
-      cache: this.cache,
+      cacheDir: this.cacheDir,
+      fetchThread: this.fetchThread,
       log: this.log,
       onAccess: (path) => this.recording && record(this.recording, layer.descriptor.digest, path),
     });
@@ -166,8 +172,10 @@ export class StargzSnapshotter implements RemoteSnapshotter, LayerSnapshotter {
     this.recording = new Map();
   }
 
-  /** Stops recording and returns what was opened, per layer. */
-  stopRecording(): AccessLog[] {
+  /** Stops recording and returns what was opened, per layer. Waits a moment first: FUSE workers
+   *  report opens as messages, and those of the last instant may still be queued. */
+  async stopRecording(): Promise<AccessLog[]> {
+    await Bun.sleep(50);
     const rec = this.recording ?? new Map<string, Set<string>>();
     this.recording = undefined;
     const refs = new Map([...this.layers.values()].map((l) => [l.digest, l.layer.imageRef]));
@@ -211,7 +219,7 @@ export class StargzSnapshotter implements RemoteSnapshotter, LayerSnapshotter {
   async usage(key: string): Promise<SnapshotUsage> {
     if (!this.isRemote(key)) return this.dirs.usage(key);
     // A lazy layer occupies only the chunks it has cached.
-    const dir = layerCacheDir(this.cache.dir, this.dirs.store.require(key).labels[L.digest]);
+    const dir = layerCacheDir(this.cacheDir, this.dirs.store.require(key).labels[L.digest]);
     try {
       return diskUsage(dir);
     } catch {
@@ -241,6 +249,8 @@ export class StargzSnapshotter implements RemoteSnapshotter, LayerSnapshotter {
     const all = [...this.layers.values()];
     this.layers.clear();
     const results = await Promise.allSettled(all.map((l) => l.close()));
+    this.fetchThread?.terminate();
+    this.fetchThread = undefined;
     const failed = results.filter((r) => r.status === "rejected") as PromiseRejectedResult[];
     if (failed.length) throw new Error(`snapshotter.stargz: ${failed.length} layer(s) did not unmount: ${(failed[0].reason as Error).message}`);
   }

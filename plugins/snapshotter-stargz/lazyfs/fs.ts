@@ -116,3 +116,24 @@ export function createFs(init: unknown): ReadOnlyFs {
 }
 
 export default createFs;
+
+// The same file is the fetch thread's entry (fetch-thread.ts explains why): start the service
+// when the main thread says so. In FUSE handler workers that message never comes.
+declare const self: Worker | undefined;
+if (typeof self !== "undefined" && typeof self.addEventListener === "function" && !Bun.isMainThread) {
+  const early: MessageEvent[] = [];
+  const onMessage = (e: MessageEvent) => {
+    const m = e.data as { type?: string } | undefined;
+    if (m?.type !== "stargz-fetch-thread-init") {
+      if (started) early.push(e); // arrived while the service module loads
+      return;
+    }
+    started = true;
+    import("../fetch-thread-main.ts").then(({ startFetchService }) => {
+      self!.removeEventListener("message", onMessage);
+      startFetchService(e.data, self!, early);
+    });
+  };
+  let started = false;
+  self.addEventListener("message", onMessage);
+}

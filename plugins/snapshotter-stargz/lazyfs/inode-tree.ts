@@ -39,7 +39,8 @@ export function buildInodeTree(toc: ParsedToc, xattrPrefix: "trusted" | "user"):
 
   const attrOf = (f: TocFile, ino: bigint): NodeAttr => ({
     ino,
-    mode: TYPE_BITS[f.type] | f.mode,
+    // Linux shows every symlink as 0777, whatever the tar header says.
+    mode: TYPE_BITS[f.type] | (f.type === "symlink" ? 0o777 : f.mode),
     nlink: 1,
     uid: f.uid,
     gid: f.gid,

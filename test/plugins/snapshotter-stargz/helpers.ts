@@ -2,6 +2,8 @@
 // snapshotter over them, and a tree comparison of a mount against the tar unpacked on disk.
 import { createHash } from "node:crypto";
 import { lstatSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { open } from "node:fs/promises";
+import { readMountInfo } from "../../../plugins/snapshotter-stargz/fuse/mountinfo.ts";
 import { join } from "node:path";
 import { llistxattr, lgetxattr } from "../../../core/layer/libc.ts";
 import { END_OF_ARCHIVE, encodeHeader } from "../../../core/layer/tar-writer.ts";
@@ -54,19 +56,22 @@ export interface PushedLayer {
 
 export async function pushEstargz(registryHost: string, repository: string, tar: Uint8Array, opts: BuildOptions = {}): Promise<PushedLayer> {
   const built = await buildEstargz(tar, opts);
-  const blob = built.blob!;
+  return pushBlob(registryHost, repository, built.blob!, built.tocDigest, built.mediaType, built.annotations);
+}
+
+/** Uploads a blob someone else built (e.g. the Go reference) as a layer with a TOC digest annotation. */
+export async function pushBlob(registryHost: string, repository: string, blob: Uint8Array, tocDigest: string, mediaType: string, annotations: Record<string, string> = {}): Promise<PushedLayer> {
   const digest = `sha256:${createHash("sha256").update(blob).digest("hex")}`;
   const client = new RegistryClient();
   await client.uploadBlob({ registry: registryHost, repository }, digest, blob.length, blob);
   return {
     blob,
-    tocDigest: built.tocDigest,
+    tocDigest,
     layer: {
       imageRef: `${registryHost}/${repository}:test`,
       registry: registryHost,
       repository,
-      descriptor: { mediaType: built.mediaType, digest, size: blob.length, annotations: built.annotations },
-      diffID: built.diffID,
+      descriptor: { mediaType, digest, size: blob.length, annotations: { ...annotations, "containerd.io/snapshot/stargz/toc.digest": tocDigest } },
     },
   };
 }
@@ -81,10 +86,7 @@ export function testConfig(over: Parameters<typeof defaultStargzConfig>[0] = {})
 }
 
 export function newSnapshotter(root: string, config: StargzConfig, logs: string[] = []): StargzSnapshotter {
-  const client = new RegistryClient({
-    retry: { attempts: config.blob.max_retries + 1, baseDelayMs: config.blob.min_wait_msec, maxDelayMs: config.blob.max_wait_msec, deadlineMs: config.blob.fetching_timeout_sec * 1000, headerTimeoutMs: config.blob.fetching_timeout_sec * 1000 },
-  });
-  return new StargzSnapshotter({ root, config, client, log: (m) => logs.push(m) });
+  return new StargzSnapshotter({ root, config, log: (m) => logs.push(m) });
 }
 
 export interface FileFacts {
@@ -130,4 +132,26 @@ export function describeTree(root: string, skip: string[] = []): Map<string, Fil
   };
   walk("");
   return out;
+}
+
+export function fuseMountsUnder(dir: string): string[] {
+  return readMountInfo().filter((m) => m.fstype === "fuse.edgebuild" && m.mountpoint.startsWith(dir)).map((m) => m.mountpoint);
+}
+
+/** The lazy layer's own directory: a view of exactly one layer is a bind of it. */
+export async function layerDir(s: { view(k: string, p?: string): Promise<{ source: string }[]> }, key: string): Promise<string> {
+  const [m] = await s.view(`view of ${key} ${Math.random()}`, key);
+  return m.source;
+}
+
+/** Async on purpose: the counting proxy runs on the test's thread and must keep serving meanwhile. */
+export async function readAt(path: string, offset: number, length: number): Promise<Buffer> {
+  const f = await open(path, "r");
+  try {
+    const buf = Buffer.alloc(length);
+    const { bytesRead } = await f.read(buf, 0, length, offset);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await f.close();
+  }
 }

@@ -1,0 +1,161 @@
+// The physical limit of a workload: the bytes it reads ÷ bandwidth + the round trips it must make
+// × RTT + its compute time on a warm local copy.
+//
+// What it reads is recorded with strace on a local copy of the image (unpacked once with umoci):
+// the workload runs in a chroot on an overlay of that copy, in a private mount namespace, under
+// `strace -f -y -e trace=open,openat,execve,chroot`. `-y` prints each opened file's resolved path, so
+// symlinks and relative opens need no re-resolution. Every regular file of the image that was
+// opened or executed counts with its full size (a lazy pull fetches whole files' chunks; for the
+// small files that dominate here the difference is nil). No FUSE or fanotify is needed, so the
+// record is the same whichever variant is measured; the same paths prioritise the optimized
+// eStargz variant, as `ctr-remote optimize` records do.
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, join, posix } from 'node:path';
+import { buildOnce } from './images/rootfs.ts';
+import type { Workload } from './workloads.ts';
+
+export interface WorkloadRecord {
+  /** Image paths read or executed (no leading slash), first access first. */
+  files: string[];
+  readBytes: number;
+}
+
+export interface PhysicalLimit {
+  readBytes: number;
+  files: number;
+  roundTrips: number;
+  computeS: number;
+  limitS: number;
+}
+
+/** connect + manifest + config + the layers' data (fetched in parallel): no pull can do with fewer. */
+export const MIN_ROUND_TRIPS = 4;
+
+const PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+async function sh(argv: string[], what: string): Promise<string> {
+  const p = Bun.spawn(argv, { stdout: 'pipe', stderr: 'pipe' });
+  const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  if (code !== 0) throw new Error(`${what}: ${argv.slice(0, 3).join(' ')}… exited ${code}: ${(err || out).trim().split('\n').slice(-3).join(' | ')}`);
+  return out;
+}
+
+/** The image unpacked once with umoci (rootfs under <cache>/unpacked/<layout>/rootfs). */
+export async function unpackedRootfs(cacheDir: string, layout: string): Promise<string> {
+  const dir = await buildOnce(join(cacheDir, 'unpacked', basename(layout)), async (tmp) => {
+    await sh(['umoci', 'unpack', '--image', `${layout}:latest`, tmp], `unpacking ${layout}`);
+  });
+  return join(dir, 'rootfs');
+}
+
+/** Runs the workload's command in a chroot on an overlay of `rootfs` (seconds); `trace`: strace log path. */
+export async function runOnCopy(rootfs: string, w: Workload, trace?: string): Promise<number> {
+  const scratch = mkdtempSync(join(rootfs, '..', '..', 'run-'));
+  try {
+    const upper = join(scratch, 'upper');
+    mkdirSync(upper);
+    mkdirSync(join(scratch, 'work'));
+    mkdirSync(join(scratch, 'merged'));
+    for (const [name, text] of Object.entries(w.files)) writeFileSync(join(upper, name), text);
+    const m = join(scratch, 'merged');
+    const inner = ['chroot', m, '/bin/sh', '-c', w.command];
+    const traced = ['env', '-i', PATH, 'HOME=/root', ...(trace ? ['strace', '-f', '-qq', '-y', '-e', 'trace=open,openat,execve,chroot', '-o', trace] : []), ...inner];
+    // Mounts live in a private namespace: they vanish with it, whatever happens.
+    const script = [
+      `mount -t overlay overlay -o lowerdir=${rootfs},upperdir=${upper},workdir=${join(scratch, 'work')} ${m}`,
+      `mount --rbind /dev ${m}/dev`,
+      `mount -t proc proc ${m}/proc`,
+      `exec "$@"`,
+    ].join(' && ');
+    const t0 = performance.now();
+    await sh(['unshare', '--mount', '--propagation', 'private', '--fork', 'sh', '-c', script, 'sh', ...traced], `workload ${w.name} on a local copy`);
+    return (performance.now() - t0) / 1000;
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+/** Follows symlinks inside `root` (absolute links are relative to it). */
+function regularFileIn(root: string, path: string): { path: string; size: number } | undefined {
+  let p = posix.normalize('/' + path);
+  for (let hops = 0; hops < 16; hops++) {
+    let st;
+    try {
+      st = lstatSync(join(root, p));
+    } catch {
+      return undefined;
+    }
+    if (st.isFile()) return { path: p.slice(1), size: st.size };
+    if (!st.isSymbolicLink()) return undefined;
+    const target = readlinkSync(join(root, p));
+    p = posix.normalize(target.startsWith('/') ? target : posix.join(posix.dirname(p), target));
+  }
+  return undefined;
+}
+
+/** Paths the strace log shows opened (resolved by -y) or executed, in first-seen order. */
+export function parseStrace(log: string, mergedPrefix: string): string[] {
+  const seen = new Set<string>();
+  let inside = false; // what chroot(8) itself does before chroot(2) is the host's, not the image's
+  for (const line of log.split('\n')) {
+    if (!inside) {
+      inside = /chroot\(/.test(line) && /= 0$/.test(line);
+      continue;
+    }
+    const opened = line.match(/= \d+<(.+)>$/);
+    if (opened && /open(at)?\(|resumed>/.test(line)) {
+      let p = opened[1];
+      const i = p.indexOf(mergedPrefix);
+      if (i < 0) continue;
+      p = p.slice(i + mergedPrefix.length);
+      if (!/^\/(proc|dev|sys)\//.test(p)) seen.add(p);
+      continue;
+    }
+    const exec = line.match(/execve\("([^"]+)"/);
+    if (exec && !/= -1 /.test(line)) seen.add(exec[1]);
+  }
+  return [...seen];
+}
+
+export async function recordWorkload(cacheDir: string, layout: string, w: Workload): Promise<WorkloadRecord> {
+  const file = join(cacheDir, 'records', `${w.name}-${basename(layout)}-${Bun.hash(w.command).toString(16)}.json`);
+  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as WorkloadRecord;
+  const rootfs = await unpackedRootfs(cacheDir, layout);
+  const logDir = mkdtempSync(join(cacheDir, 'unpacked', 'trace-'));
+  try {
+    const log = join(logDir, 'strace.log');
+    await runOnCopy(rootfs, w, log);
+    const files: string[] = [];
+    let readBytes = 0;
+    const counted = new Set<string>();
+    for (const p of parseStrace(readFileSync(log, 'utf8'), '/merged')) {
+      const f = regularFileIn(rootfs, p);
+      if (!f || counted.has(f.path)) continue;
+      counted.add(f.path);
+      files.push(f.path);
+      readBytes += f.size;
+    }
+    const record = { files, readBytes };
+    mkdirSync(join(cacheDir, 'records'), { recursive: true });
+    writeFileSync(file, JSON.stringify(record));
+    return record;
+  } finally {
+    rmSync(logDir, { recursive: true, force: true });
+  }
+}
+
+/** Median wall time of `runs` warm runs on the local copy (after one run to warm the cache). */
+export async function computeTime(cacheDir: string, layout: string, w: Workload, runs = 3): Promise<number> {
+  const rootfs = await unpackedRootfs(cacheDir, layout);
+  await runOnCopy(rootfs, w);
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) times.push(await runOnCopy(rootfs, w));
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
+}
+
+export function physicalLimit(record: WorkloadRecord, computeS: number, net: { rttMs: number; rateBps: number }): PhysicalLimit {
+  const transfer = (record.readBytes * 8) / net.rateBps;
+  const limitS = transfer + (MIN_ROUND_TRIPS * net.rttMs) / 1000 + computeS;
+  return { readBytes: record.readBytes, files: record.files.length, roundTrips: MIN_ROUND_TRIPS, computeS, limitS };
+}

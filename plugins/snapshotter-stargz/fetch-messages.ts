@@ -1,0 +1,44 @@
+// Messages between the main thread and the fetch thread (see fetch-thread.ts for why it exists).
+import type { Credential } from "../../core/registry/credentials.ts";
+import type { RegistryConfigMap } from "../../core/registry/endpoint.ts";
+import type { RemoteLayer } from "../../core/snapshot/types.ts";
+import type { ParsedToc } from "./estargz/index.ts";
+import type { StargzConfig } from "./config.ts";
+
+/** Posted first; the type is unique because fs.ts also runs inside FUSE handler workers. */
+export interface FetchThreadInit {
+  type: "stargz-fetch-thread-init";
+  config: StargzConfig;
+  registries: RegistryConfigMap;
+  cacheDir: string;
+  tocDir: string;
+}
+
+export interface LayerStatus {
+  digest: string;
+  imageRef: string;
+  size: number;
+  fetched: number;
+  state: string;
+  lastError?: string;
+}
+
+export type ToFetchThread =
+  | {
+      t: "open";
+      req: number;
+      key: string;
+      layer: RemoteLayer;
+      /** Credential for layer.registry, resolved by the auth plugins in the main thread. */
+      credential?: Credential;
+      expectedTocDigest?: string;
+      channel: string;
+    }
+  | { t: "close"; req: number; key: string };
+
+export type FromFetchThread =
+  | { t: "opened"; req: number; toc: ParsedToc; memoryOnly: boolean }
+  | { t: "failed"; req: number; message: string }
+  | { t: "closed"; req: number }
+  | { t: "status"; key: string; status: LayerStatus }
+  | { t: "log"; message: string };

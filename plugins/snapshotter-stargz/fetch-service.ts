@@ -1,0 +1,221 @@
+// Runs in the fetch thread: one RegistryClient and chunk cache for all lazy layers; per layer the
+// TOC, a LayerFetcher, the channel FUSE workers ask on, prefetch, readahead and background fetch.
+import { RegistryClient } from "../../core/registry/client.ts";
+import type { Credential } from "../../core/registry/credentials.ts";
+import type { RemoteLayer } from "../../core/snapshot/types.ts";
+import { openEstargz, type EstargzReader } from "./estargz/index.ts";
+import { BlobSource } from "./blob-source.ts";
+import { ChunkCache } from "./cache.ts";
+import type { StargzConfig } from "./config.ts";
+import { LayerFetcher } from "./fetcher.ts";
+import type { FetchThreadInit, FromFetchThread, LayerStatus, ToFetchThread } from "./fetch-messages.ts";
+import { buildChunkTable } from "./lazyfs/chunks.ts";
+import type { ChannelMessage, FetchReply } from "./lazyfs/protocol.ts";
+import { backgroundFetch, chunksBefore } from "./prefetch.ts";
+import { TailSource, TocStore } from "./toc-store.ts";
+
+interface ServedLayer {
+  layer: RemoteLayer;
+  fetcher: LayerFetcher;
+  channel: BroadcastChannel;
+  network: { bytes: number };
+  state: string;
+  closed: boolean;
+}
+
+export class FetchService {
+  private readonly client: RegistryClient;
+  private readonly credentials = new Map<string, Credential>();
+  private readonly cache: ChunkCache;
+  private readonly tocs: TocStore;
+  private readonly layers = new Map<string, ServedLayer>();
+  private readonly config: StargzConfig;
+
+  constructor(
+    init: FetchThreadInit,
+    private readonly post: (m: FromFetchThread) => void,
+  ) {
+    this.config = init.config;
+    const b = init.config.blob;
+    this.client = new RegistryClient({
+      registries: init.registries,
+      credentials: [{ get: async (host) => this.credentials.get(host) }],
+      retry: { attempts: b.max_retries + 1, baseDelayMs: b.min_wait_msec, maxDelayMs: b.max_wait_msec, deadlineMs: b.fetching_timeout_sec * 1000, headerTimeoutMs: b.fetching_timeout_sec * 1000, idleTimeoutMs: b.fetching_timeout_sec * 1000 },
+    });
+    this.cache = new ChunkCache(init.cacheDir, (message) => this.post({ t: "log", message }));
+    this.tocs = new TocStore(init.tocDir);
+  }
+
+  handle(m: ToFetchThread): void {
+    if (m.t === "open") {
+      this.open(m).then(
+        (toc) => this.post({ t: "opened", req: m.req, toc, memoryOnly: this.cache.memoryOnly }),
+        (e: Error) => this.post({ t: "failed", req: m.req, message: e.message }),
+      );
+    } else if (m.t === "close") {
+      const l = this.layers.get(m.key);
+      if (l) {
+        l.closed = true;
+        l.channel.close();
+        this.layers.delete(m.key);
+      }
+      this.post({ t: "closed", req: m.req });
+    }
+  }
+
+  private log(message: string): void {
+    this.post({ t: "log", message });
+  }
+
+  /** Footer + TOC, from the local copy when there is one, else by range requests. */
+  private async openToc(layer: RemoteLayer, source: BlobSource, expected: string | undefined): Promise<EstargzReader> {
+    const digest = layer.descriptor.digest;
+    const stored = this.tocs.load(digest);
+    const tail = new TailSource(source, stored && stored.length <= source.size ? stored : undefined);
+    const reader = await openEstargz(tail, { layerDigest: digest, expectedTocDigest: expected, tailFetchSize: stored?.length });
+    if (!stored) {
+      const bytes = tail.tailFrom(reader.tocOffset);
+      if (bytes) this.tocs.save(digest, bytes);
+    }
+    return reader;
+  }
+
+  private async open(m: Extract<ToFetchThread, { t: "open" }>) {
+    const { layer, key } = m;
+    if (m.credential) this.credentials.set(layer.registry, m.credential);
+    const network = { bytes: 0 };
+    const c = this.config;
+    const source = new BlobSource({
+      client: this.client,
+      repo: { registry: layer.registry, repository: layer.repository },
+      digest: layer.descriptor.digest,
+      size: layer.descriptor.size,
+      deadlineMs: c.blob.fetching_timeout_sec * 1000,
+      minWaitMs: c.blob.min_wait_msec,
+      maxWaitMs: c.blob.max_wait_msec,
+      onBytes: (n) => (network.bytes += n),
+    });
+    const reader = await this.openToc(layer, source, m.expectedTocDigest);
+    const digest = layer.descriptor.digest;
+    const table = buildChunkTable(reader.toc);
+    const fetcher = new LayerFetcher({
+      layerDigest: digest, reader, table, source, cache: this.cache,
+      maxConcurrency: c.max_concurrency, minRequestBytes: c.blob.chunk_size, maxRequestBytes: 32 << 20,
+      log: (msg) => this.log(msg),
+    });
+    const served: ServedLayer = { layer, fetcher, channel: new BroadcastChannel(m.channel), network, state: "mounted", closed: false };
+    this.layers.set(key, served);
+    const prefetch = this.startPrefetch(served, reader);
+    this.listen(served, prefetch);
+    const afterPrefetch = async () => {
+      await prefetch?.catch(() => {});
+      if (served.closed) return;
+      if (c.no_background_fetch || fetcher.complete) return this.setState(key, served, fetcher.complete ? "complete" : "mounted");
+      await backgroundFetch(fetcher, {
+        periodMs: c.background_fetch.fetch_period_msec,
+        requestBytes: c.background_fetch.fetch_size,
+        stopped: () => served.closed,
+        onState: (s) => this.setState(key, served, s),
+      });
+    };
+    void afterPrefetch();
+    this.report(key, served);
+    return reader.toc;
+  }
+
+  private setState(key: string, l: ServedLayer, state: string): void {
+    l.state = state;
+    this.report(key, l);
+  }
+
+  private readonly lastReport = new Map<string, number>();
+  private readonly trailing = new Set<string>();
+
+  /** Status to the main thread: at most every 200 ms per layer (the last one always goes out),
+   *  immediately for state changes and errors. */
+  private report(key: string, l: ServedLayer, throttle = false): void {
+    const now = Date.now();
+    const wait = 200 - (now - (this.lastReport.get(key) ?? 0));
+    if (throttle && wait > 0) {
+      if (!this.trailing.has(key)) {
+        this.trailing.add(key);
+        setTimeout(() => {
+          this.trailing.delete(key);
+          this.report(key, l);
+        }, wait);
+      }
+      return;
+    }
+    this.lastReport.set(key, now);
+    const status: LayerStatus = {
+      digest: l.layer.descriptor.digest,
+      imageRef: l.layer.imageRef,
+      size: l.layer.descriptor.size,
+      fetched: l.network.bytes,
+      state: l.closed ? "unmounted" : l.state,
+      ...(l.fetcher.lastError ? { lastError: l.fetcher.lastError } : {}),
+    };
+    this.post({ t: "status", key, status });
+  }
+
+  /** [0, landmark) in one request (or prefetch_size bytes when there is no landmark). */
+  private startPrefetch(l: ServedLayer, reader: EstargzReader): Promise<void> | undefined {
+    if (this.config.noprefetch) return undefined;
+    const mark = reader.landmark();
+    const end = mark.kind === "prefetch" ? mark.prefetchEnd : mark.kind === "none" ? this.config.prefetch_size : 0;
+    const ids = chunksBefore(l.fetcher.chunks, end ?? 0).filter((id) => !l.fetcher.isCached(id));
+    if (ids.length === 0) return undefined;
+    l.state = "prefetching";
+    return l.fetcher.ensure(ids, { urgent: true, maxRequestBytes: Number.MAX_SAFE_INTEGER, exact: true });
+  }
+
+  /** Answers the FUSE workers' chunk requests for one layer. */
+  private listen(l: ServedLayer, prefetch: Promise<void> | undefined): void {
+    const key = [...this.layers].find(([, v]) => v === l)![0];
+    const { fetcher, channel } = l;
+    const table = fetcher.opts.table;
+    const waitCap = this.config.prefetch_timeout_sec * 1000;
+    let prefetchDone = prefetch === undefined;
+    prefetch?.finally(() => (prefetchDone = true)).catch(() => {});
+    channel.onmessage = (e) => {
+      const m = e.data as ChannelMessage;
+      if (m.t !== "fetch") return;
+      const ids = m.chunks.filter((id) => Number.isInteger(id) && id >= 0 && id < table.chunks.length);
+      const reply = (extra: Partial<FetchReply>) => {
+        if (!l.closed) channel.postMessage({ t: "done", w: m.w, id: m.id, ...extra } satisfies FetchReply);
+        this.report(key, l, !extra.error);
+      };
+      fetcher
+        .ensure(ids, { urgent: true, waitCapMs: prefetchDone ? undefined : waitCap })
+        .then(() => {
+          const inline: [number, Uint8Array][] = [];
+          if (this.cache.memoryOnly) {
+            for (const id of ids) {
+              const mem = this.cache.memoryBytes(l.layer.descriptor.digest, table.chunks[id]);
+              if (mem) inline.push([id, mem]);
+            }
+          }
+          reply(inline.length ? { inline } : {});
+        })
+        .catch((err: Error) => reply({ error: err.message }));
+      this.readAhead(fetcher, ids);
+    };
+  }
+
+  /** A file read chunk after chunk gets its next chunks fetched ahead. */
+  private readAhead(fetcher: LayerFetcher, ids: number[]): void {
+    const count = this.config.blob.readahead_chunks;
+    if (count === 0 || ids.length === 0) return;
+    const first = Math.min(...ids);
+    const last = Math.max(...ids);
+    const c = fetcher.chunks[first];
+    const prev = fetcher.chunks[first - 1];
+    if (!(c.index > 0 && prev?.file === c.file && fetcher.isCached(prev.id))) return;
+    const ahead: number[] = [];
+    for (let id = last + 1; id <= last + count && id < fetcher.chunks.length; id++) {
+      if (fetcher.chunks[id].file !== c.file) break;
+      if (!fetcher.isCached(id) && !fetcher.isInflight(id)) ahead.push(id);
+    }
+    if (ahead.length) fetcher.ensure(ahead, { urgent: true }).catch(() => {});
+  }
+}

@@ -1,0 +1,214 @@
+// What goes over the network for lazy reads, and what happens when it goes wrong.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { gunzipSync, gzipSync } from "node:zlib";
+import { mountAll, unmountAll } from "../../../core/snapshot/mount.ts";
+import { bytesSource, openEstargz } from "../../../plugins/snapshotter-stargz/estargz/index.ts";
+import { registryBlobPath, startRegistry, type TestRegistry } from "../../harness/registry.ts";
+import { removeTempDirs, tempDir } from "../../harness/temp-dir.ts";
+import { startFaultProxy, type FaultProxy } from "./fault-proxy.ts";
+import { fuseMountsUnder, layerDir, layerTar, newSnapshotter, noise, pushEstargz, readAt, testConfig, via, type PushedLayer } from "./helpers.ts";
+import { BIG, CHUNK, SAMPLE_ENTRIES } from "./sample-layer.ts";
+
+let reg: TestRegistry;
+let proxy: FaultProxy;
+let sample: PushedLayer;
+
+beforeAll(async () => {
+  reg = await startRegistry();
+  proxy = startFaultProxy(reg.host);
+  sample = await pushEstargz(reg.host, "lazy/sample", layerTar(SAMPLE_ENTRIES), { chunkSize: CHUNK, prioritizedFiles: ["etc/hostname"] });
+});
+
+afterAll(async () => {
+  proxy?.stop();
+  await reg?.stop();
+  removeTempDirs();
+});
+
+/** Compressed span of chunk `index` of `name` in a blob. */
+async function spanOf(blob: Uint8Array, digest: string, name: string, index: number): Promise<{ offset: number; end: number }> {
+  const r = await openEstargz(bytesSource(blob), { layerDigest: digest });
+  return r.chunkSpan(r.lookup(name)!, index);
+}
+
+describe("lazy reads over the network", () => {
+  test("[slow] a small read fetches only its chunk, once; after a restart nothing is fetched again", async () => {
+    const root = tempDir("stargz-");
+    const layer = via(sample.layer, proxy.host);
+    let s = newSnapshotter(root, testConfig({ noprefetch: true }));
+    const span = await spanOf(sample.blob, sample.layer.descriptor.digest, "data/big.bin", 1);
+    try {
+      expect(await s.prepareRemote("layer/a", undefined, layer)).toEqual({ lazy: true });
+      const big = join(await layerDir(s, "layer/a"), "data/big.bin");
+      proxy.reset();
+      expect((await readAt(big, CHUNK + 100, 4096)).equals(Buffer.from(BIG.subarray(CHUNK + 100, CHUNK + 4196)))).toBe(true);
+      expect(proxy.blobGets).toHaveLength(1);
+      expect(proxy.blobBytes).toBe(span.end - span.offset);
+      expect((await readAt(big, CHUNK + 700_000, 4096)).equals(Buffer.from(BIG.subarray(CHUNK + 700_000, CHUNK + 704_096)))).toBe(true);
+      expect(proxy.blobGets).toHaveLength(1);
+      await s.close();
+      expect(fuseMountsUnder(root)).toEqual([]);
+
+      // A new process: the snapshot is still recorded and mounts again on first use, its TOC and
+      // the chunk it read coming from disk.
+      s = newSnapshotter(root, testConfig({ noprefetch: true }));
+      proxy.reset();
+      const again = join(await layerDir(s, "layer/a"), "data/big.bin");
+      expect((await readAt(again, CHUNK + 100, 4096)).equals(Buffer.from(BIG.subarray(CHUNK + 100, CHUNK + 4196)))).toBe(true);
+      expect(proxy.blobGets).toHaveLength(0);
+    } finally {
+      await s.close();
+    }
+    expect(fuseMountsUnder(root)).toEqual([]);
+  }, 60_000);
+
+  test("[slow] the range before the prefetch landmark comes in one request at mount", async () => {
+    const root = tempDir("stargz-");
+    const s = newSnapshotter(root, testConfig());
+    try {
+      proxy.reset();
+      expect(await s.prepareRemote("layer/p", undefined, via(sample.layer, proxy.host))).toEqual({ lazy: true });
+      for (let i = 0; i < 50 && s.remoteStatus()[0]?.state === "prefetching"; i++) await Bun.sleep(100);
+      expect(s.remoteStatus()[0].state).toBe("mounted");
+      const reader = await openEstargz(bytesSource(sample.blob), { layerDigest: sample.layer.descriptor.digest });
+      const end = reader.landmark().prefetchEnd!;
+      const first = reader.lookup("etc/hostname")!.chunks[0].offset;
+      // Besides the TOC at the end: one request, over the prioritized files' data, before the landmark.
+      const ranges = proxy.blobGets.map((g) => g.range!.slice(6).split("-").map(Number)).filter(([, last]) => last < reader.tocOffset);
+      expect(ranges).toHaveLength(1);
+      expect(ranges[0][0]).toBeLessThanOrEqual(first);
+      expect(ranges[0][1]).toBeLessThan(end);
+      const before = proxy.blobGets.length;
+      expect(await readFile(join(await layerDir(s, "layer/p"), "etc/hostname"), "utf8")).toBe("edgebuild\n");
+      expect(proxy.blobGets.length).toBe(before);
+    } finally {
+      await s.close();
+    }
+  }, 30_000);
+
+  test("[slow] a chunk altered in registry storage fails its read with EIO and a log line, never wrong bytes", async () => {
+    const payload = noise(200_000, 11);
+    // Level 0: a replacement member of the same length that inflates fine but to other bytes.
+    const pushed = await pushEstargz(reg.host, "lazy/tamper", layerTar([{ name: "victim", data: payload }, { name: "fine", data: "fine\n" }]), { level: 0 });
+    const digest = pushed.layer.descriptor.digest;
+    const span = await spanOf(pushed.blob, digest, "victim", 0);
+    const member = pushed.blob.subarray(span.offset, span.end);
+    const plain = new Uint8Array(gunzipSync(member));
+    plain[10] ^= 0xff;
+    const forged = gzipSync(plain, { level: 0 });
+    expect(forged.length).toBe(member.length);
+    const stored = readFileSync(registryBlobPath(reg, digest));
+    stored.set(forged, span.offset);
+    writeFileSync(registryBlobPath(reg, digest), stored);
+
+    const root = tempDir("stargz-");
+    const logs: string[] = [];
+    const s = newSnapshotter(root, testConfig({ noprefetch: true }), logs);
+    try {
+      expect(await s.prepareRemote("layer/t", undefined, pushed.layer)).toEqual({ lazy: true });
+      const dir = await layerDir(s, "layer/t");
+      let code: string | undefined;
+      try {
+        readFileSync(join(dir, "victim"));
+      } catch (e) {
+        code = (e as NodeJS.ErrnoException).code;
+      }
+      expect(code).toBe("EIO");
+      await Bun.sleep(100); // log lines arrive as messages from the fetch thread
+      expect(logs.some((l) => l.includes(digest) && l.includes('"victim"') && l.includes("digest mismatch")), logs.join("\n")).toBe(true);
+      expect(readFileSync(join(dir, "fine"), "utf8")).toBe("fine\n");
+      await Bun.sleep(300);
+      expect(s.remoteStatus()[0].lastError).toContain("digest mismatch");
+      // Nothing unverified reached the cache.
+      const cached = readdirSync(join(root, "cache", digest.replace(":", "-")));
+      expect(cached).toHaveLength(1);
+    } finally {
+      await s.close();
+    }
+  }, 30_000);
+
+  test("[slow] a registry that goes away fails reads with EIO within the deadline; they work when it is back", async () => {
+    const root = tempDir("stargz-");
+    const s = newSnapshotter(root, testConfig({ noprefetch: true, blob: { fetching_timeout_sec: 2, max_retries: 3, min_wait_msec: 50, max_wait_msec: 400 } }));
+    try {
+      expect(await s.prepareRemote("layer/d", undefined, via(sample.layer, proxy.host))).toEqual({ lazy: true });
+      const dir = await layerDir(s, "layer/d");
+      proxy.down();
+      const started = Date.now();
+      let code: string | undefined;
+      try {
+        await readFile(join(dir, "bin/busybox"));
+      } catch (e) {
+        code = (e as NodeJS.ErrnoException).code;
+      }
+      const took = Date.now() - started;
+      expect(code).toBe("EIO");
+      expect(took).toBeLessThan(5_000);
+      expect(took).toBeGreaterThanOrEqual(1_500);
+      proxy.up();
+      const busybox = SAMPLE_ENTRIES.find((e) => e.name === "bin/busybox")!.data as Uint8Array;
+      expect((await readFile(join(dir, "bin/busybox"))).equals(Buffer.from(busybox))).toBe(true);
+    } finally {
+      proxy.up();
+      await s.close();
+    }
+  }, 30_000);
+
+  test("[slow] overlay stacks lazy layers as lowerdirs under a writable snapshot", async () => {
+    const upper = await pushEstargz(reg.host, "lazy/upper", layerTar([
+      { name: "etc", type: "dir" },
+      { name: "etc/.wh.hostname", data: "" },
+      { name: "data", type: "dir" },
+      { name: "data/.wh..wh..opq", data: "" },
+      { name: "data/new", data: "new\n" },
+    ]));
+    const root = tempDir("stargz-");
+    const s = newSnapshotter(root, testConfig({ noprefetch: true }));
+    const target = tempDir("merged-");
+    try {
+      expect(await s.prepareRemote("layer/a", undefined, sample.layer)).toEqual({ lazy: true });
+      expect(await s.prepareRemote("layer/b", "layer/a", upper.layer)).toEqual({ lazy: true });
+      s.startRecording();
+      await mountAll(await s.prepare("work", "layer/b"), target);
+      try {
+        expect(readdirSync(join(target, "etc")).sort()).toEqual(["shadow"]);
+        expect(readdirSync(join(target, "data"))).toEqual(["new"]);
+        expect(readFileSync(join(target, "etc/shadow"), "utf8")).toBe("root:*:19000::::::\n");
+        expect(readdirSync(target)).not.toContain("gone");
+        writeFileSync(join(target, "written"), "ok");
+        mkdirSync(join(target, "etc/new-dir"));
+      } finally {
+        await unmountAll(target);
+      }
+      const access = await s.stopRecording();
+      expect(access.find((a) => a.layer === sample.layer.descriptor.digest)?.files).toContain("etc/shadow");
+      expect(execFileSync("ls", [join(root, "snapshots")]).toString().length).toBeGreaterThan(0);
+    } finally {
+      await s.close();
+    }
+    expect(fuseMountsUnder(root)).toEqual([]);
+  }, 30_000);
+
+  test("[slow] a full cache disk leaves reads working from memory, with a warning", async () => {
+    const root = tempDir("stargz-");
+    const cache = join(root, "cache");
+    mkdirSync(cache, { recursive: true });
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=256k", "tmpfs", cache]);
+    const logs: string[] = [];
+    const s = newSnapshotter(root, testConfig({ noprefetch: true }), logs);
+    try {
+      expect(await s.prepareRemote("layer/f", undefined, sample.layer)).toEqual({ lazy: true });
+      const big = readFileSync(join(await layerDir(s, "layer/f"), "data/big.bin"));
+      expect(big.equals(Buffer.from(BIG))).toBe(true);
+      await Bun.sleep(100);
+      expect(logs.some((l) => l.includes("ENOSPC") && l.includes("memory only")), logs.join("\n")).toBe(true);
+    } finally {
+      await s.close();
+      execFileSync("umount", [cache]);
+    }
+  }, 30_000);
+});
