@@ -48,7 +48,7 @@ export interface BenchOptions {
 }
 
 export interface BenchIO {
-  err: (line: string) => void;
+  /** Progress goes to stderr: a bar on a terminal, lines otherwise. */
   isTTY: boolean;
   signal: AbortSignal;
   configPath?: string;
@@ -72,7 +72,11 @@ async function openNetwork(opts: BenchOptions, io: BenchIO): Promise<Network> {
   const problem = wantsShaping ? shapingProblem() : undefined;
   let netns: BenchNetns | undefined;
   let registry: BenchRegistry | undefined;
-  const teardownSync = () => netns?.teardown();
+  // Last resort when the process exits without unwinding (second Ctrl-C): nothing may outlive us.
+  const teardownSync = () => {
+    registry?.killSync();
+    netns?.teardown();
+  };
   process.once('exit', teardownSync);
   try {
     let upstream: { host: string; port: number };

@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import * as v from 'valibot';
 import { RunPhasesSchema } from './run-one.ts';
 import { dropPageCache } from './page-cache.ts';
+import { watchPeakRss } from './rss.ts';
 import type { DelayLine } from './net/delay-line.ts';
 import type { Workload } from './workloads.ts';
 
@@ -65,10 +66,12 @@ export async function coldRun(opts: {
     const argv = [...selfCommand(), '--root', join(run, 'root'), ...(opts.configPath ? ['--config', opts.configPath] : []), 'bench', '__run', spec];
     const t0 = performance.now();
     const child = Bun.spawn(argv, { stdout: 'pipe', stderr: 'pipe', env: { ...process.env, EDGEBUILD_CONFIG: opts.configPath ?? '' } });
+    const peakRss = watchPeakRss(child.pid);
     const onAbort = () => child.kill('SIGINT');
     opts.signal?.addEventListener('abort', onAbort);
     const [out, err, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
     const total = (performance.now() - t0) / 1000;
+    const rss = peakRss();
     opts.signal?.removeEventListener('abort', onAbort);
     const net = opts.delay.stats();
     if (code !== 0) {
@@ -83,7 +86,7 @@ export async function coldRun(opts: {
       total_s: total,
       bytes_fetched: net.bytesDown,
       requests: net.requests,
-      peak_rss_bytes: child.resourceUsage()?.maxRSS ?? 0,
+      peak_rss_bytes: rss,
       lazy_layers: phases.lazy_layers,
       pulled_layers: phases.pulled_layers,
     };

@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import type { DelayLine } from './net/delay-line.ts';
 import { dropPageCache } from './page-cache.ts';
 import { runOnCopy } from './limit.ts';
+import { watchPeakRss } from './rss.ts';
 import { writeContext, type RunFigures } from './cold-run.ts';
 import type { Workload } from './workloads.ts';
 
@@ -26,14 +27,19 @@ export interface PeerRunOptions {
   delay: DelayLine;
 }
 
+/** The user's registry logins play no part: the bench registry is open. */
+const NO_AUTH = { REGISTRY_AUTH_FILE: '/nonexistent-edgebuild-bench-auth.json' };
+
 const missing = (tool: string) => (spawnSync(tool, ['--version']).error ? `${tool} is not installed (apt-get install ${tool})` : undefined);
 
-async function timedSpawn(argv: string[], what: string): Promise<{ secs: number; rss: number }> {
+async function timedSpawn(argv: string[], what: string, env: Record<string, string> = {}): Promise<{ secs: number; rss: number }> {
   const t0 = performance.now();
-  const p = Bun.spawn(argv, { stdout: 'pipe', stderr: 'pipe', env: { ...process.env, REGISTRY_AUTH_FILE: '/nonexistent-edgebuild-bench-auth.json' } });
+  const p = Bun.spawn(argv, { stdout: 'pipe', stderr: 'pipe', env: { ...process.env, ...env } });
+  const peak = watchPeakRss(p.pid);
   const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  const rss = peak();
   if (code !== 0) throw new Error(`${what}: ${argv.slice(0, 3).join(' ')}… exited ${code}: ${(err || out).trim().split('\n').slice(-3).join(' | ')}`);
-  return { secs: (performance.now() - t0) / 1000, rss: p.resourceUsage()?.maxRSS ?? 0 };
+  return { secs: (performance.now() - t0) / 1000, rss };
 }
 
 function prepare(o: PeerRunOptions, prefix: string): string {
@@ -51,7 +57,7 @@ export const skopeoUmoci: Peer = {
     const dir = prepare(o, 'skopeo-');
     try {
       const t0 = performance.now();
-      const copy = await timedSpawn(['skopeo', '--insecure-policy', 'copy', '--quiet', '--src-tls-verify=false', `docker://${o.ref}`, `oci:${join(dir, 'oci')}:img`], 'skopeo copy');
+      const copy = await timedSpawn(['skopeo', '--insecure-policy', 'copy', '--quiet', '--src-tls-verify=false', `docker://${o.ref}`, `oci:${join(dir, 'oci')}:img`], 'skopeo copy', NO_AUTH);
       const unpack = await timedSpawn(['umoci', 'unpack', '--image', `${join(dir, 'oci')}:img`, join(dir, 'bundle')], 'umoci unpack');
       const net = o.delay.stats();
       const run = await runOnCopy(join(dir, 'bundle', 'rootfs'), o.workload);

@@ -64,15 +64,26 @@ function pipeDelayed(from: net.Socket, to: net.Socket, delayMs: () => number, on
   let queued = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let ended = false;
+  // A slow reader on the far side pauses the source, as a TCP window would.
+  let blocked = false;
+  const send = (data: Buffer) => {
+    if (to.destroyed || to.write(data) || blocked) return;
+    blocked = true;
+    from.pause();
+    to.once('drain', () => {
+      blocked = false;
+      if (queued < HIGH_WATER) from.resume();
+    });
+  };
   const flush = () => {
     timer = undefined;
     const now = performance.now();
     while (queue.length && queue[0].due <= now) {
       const { data } = queue.shift()!;
       queued -= data.length;
-      if (!to.destroyed) to.write(data);
+      send(data);
     }
-    if (queued < HIGH_WATER && from.isPaused()) from.resume();
+    if (queued < HIGH_WATER && !blocked && from.isPaused()) from.resume();
     if (queue.length) timer = setTimeout(flush, Math.max(0, queue[0].due - now));
     else if (ended && !to.destroyed) to.end();
   };
@@ -82,7 +93,7 @@ function pipeDelayed(from: net.Socket, to: net.Socket, delayMs: () => number, on
     const due = Math.max(now + delayMs(), startAt());
     // Nothing to hold back (loopback profile): no timer hop per chunk.
     if (due <= now && !queue.length) {
-      if (!to.destroyed) to.write(data);
+      send(data);
       return;
     }
     queue.push({ due, data });
@@ -101,12 +112,12 @@ export async function startDelayLine(upstream: { host: string; port: number }, r
   const sockets = new Set<net.Socket>();
   let rtt = rttMs;
   const half = () => rtt / 2;
-  const server = net.createServer({ noDelay: true }, (client) => {
+  const server = net.createServer({ noDelay: true, allowHalfOpen: true }, (client) => {
     stats.connections++;
     sockets.add(client);
     // The handshake's round trip: nothing reaches the registry before one RTT has passed.
     const openedAt = performance.now() + rtt;
-    const upstreamSock = net.connect({ host: upstream.host, port: upstream.port, noDelay: true });
+    const upstreamSock = net.connect({ host: upstream.host, port: upstream.port, noDelay: true, allowHalfOpen: true });
     sockets.add(upstreamSock);
     const counter = new RequestCounter();
     pipeDelayed(client, upstreamSock, half, (c) => {
@@ -116,16 +127,16 @@ export async function startDelayLine(upstream: { host: string; port: number }, r
       stats.requests += counter.count - before;
     }, () => openedAt + half());
     pipeDelayed(upstreamSock, client, half, (c) => void (stats.bytesDown += c.length), () => 0);
-    const close = () => {
+    // Ends travel through the pipes (after the held bytes); only errors cut both sides at once.
+    // Destroying on 'close' would drop bytes still buffered for a slow reader.
+    const fail = () => {
       client.destroy();
       upstreamSock.destroy();
-      sockets.delete(client);
-      sockets.delete(upstreamSock);
     };
-    client.on('error', close);
-    upstreamSock.on('error', close);
-    client.on('close', () => setTimeout(close, half() + 5));
-    upstreamSock.on('close', () => setTimeout(close, half() + 5));
+    client.on('error', fail);
+    upstreamSock.on('error', fail);
+    client.on('close', () => sockets.delete(client));
+    upstreamSock.on('close', () => sockets.delete(upstreamSock));
   });
   await new Promise<void>((res, rej) => {
     server.once('error', rej);

@@ -1,7 +1,7 @@
 // The bench registry: Debian's docker-registry with filesystem storage kept in the bench cache
 // (pushed and converted images survive between benches), listening either inside bench's network
 // namespace or on a loopback port.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { join } from 'node:path';
 import type { BenchNetns } from './netns.ts';
@@ -11,6 +11,8 @@ export interface BenchRegistry {
   listen: { host: string; port: number };
   storageDir: string;
   stop(): Promise<void>;
+  /** For process exit: the registry is killed at once (a namespace's processes outlive its name). */
+  killSync(): void;
 }
 
 async function freeLoopbackPort(): Promise<number> {
@@ -62,6 +64,8 @@ http:
     proc.kill('SIGTERM');
     await Promise.race([proc.exited, Bun.sleep(3000)]);
     if (proc.exitCode === null) proc.kill('SIGKILL');
+    rmSync(configPath, { force: true });
+    rmSync(logPath, { force: true });
   };
   const deadline = Date.now() + 15_000;
   for (;;) {
@@ -79,5 +83,5 @@ http:
     }
     await Bun.sleep(50);
   }
-  return { listen, storageDir, stop };
+  return { listen, storageDir, stop, killSync: () => void proc.kill('SIGKILL') };
 }

@@ -113,7 +113,6 @@ unpack or lazy mount), create (container up), run (workload); plus bytes fetched
         edgebuildVersion: pkg.version,
       },
       {
-        err: ctx.err,
         isTTY: ctx.isTTY,
         signal: ctx.signal,
         configPath: ctx.configPath,

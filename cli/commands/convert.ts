@@ -19,6 +19,7 @@ import { readRecordFile, recordPaths, formatRecord, RecordFileError, type Record
 import { optimizeImage, parseJsonArgv } from '../../core/image/convert-optimize.ts';
 import { formatBytes } from './transfer-progress.ts';
 import { toUserError } from './image-errors.ts';
+import { MediaType } from '../../core/image/media-types.ts';
 
 export const convertCommand: Command = {
   name: 'convert',
@@ -102,7 +103,6 @@ format are kept. DST names the image only once every blob is written.
       const staged = dst.kind === 'oci' ? stageOciDir(dst.dir) : undefined;
       const dest: ImageDestination = dst.kind === 'docker' ? dockerDestination(await needClient(), dst.ref) : ociDestination(staged!.dir, dst.tag);
       dest.name = describeTransport(dst);
-      if (!flags.oci && !flags.quiet) ctx.err('convert: warning: keeping Docker media types where the source has them; Docker schema2 defines no layer annotations, so some registries and pullers drop the TOC digest and lazy pulls cannot verify it (use --oci)');
 
       const tmpDir = join(ctx.root, 'tmp');
       await mkdir(tmpDir, { recursive: true });
@@ -138,6 +138,9 @@ format are kept. DST names the image only once every blob is written.
         throw e;
       }
       if (recordOut) writeFileSync(recordOut, formatRecord(records));
+      if (result.manifests.some((m) => m.mediaType === MediaType.dockerManifest)) {
+        ctx.err('convert: warning: the result keeps Docker media types; Docker schema2 defines no layer annotations, so some registries and pullers drop the TOC digest and lazy pulls cannot verify it (use --oci)');
+      }
       if (!flags.quiet) {
         const layers = result.manifests.flatMap((m) => m.layers);
         const n = layers.filter((l) => l.converted).length;

@@ -14,7 +14,8 @@ export const daemonCommand: Command = {
   help: `Usage: edgebuild daemon [--addr unix:///run/edgebuild/edgebuild.sock] [--addr tcp://HOST:PORT] [flags]
 
   --addr ADDR                          listen address, repeatable (default unix://${DEFAULT_SOCKET});
-                                       the socket is created mode 0660
+                                       the socket is created mode 0660 (also: --listen ADDR)
+  --group NAME|GID                     group owning the socket; its members may build
   --tlscert FILE --tlskey FILE         server certificate for tcp:// addresses
   --tlscacert FILE                     CA that client certificates must chain to (required for
                                        TCP on a non-loopback host)
@@ -31,6 +32,7 @@ SIGTERM cancels running builds, removes their mounts and containers, then exits.
       { name: 'tlscert', type: 'string' },
       { name: 'tlskey', type: 'string' },
       { name: 'tlscacert', type: 'string' },
+      { name: 'group', type: 'string' },
       { name: 'oci-worker-snapshotter', type: 'string' },
       { name: 'oci-worker-proxy-snapshotter-path', type: 'string' },
     ]);
@@ -55,6 +57,7 @@ SIGTERM cancels running builds, removes their mounts and containers, then exits.
         version: pkg.version,
         plugins: builtinPlugins,
         snapshotter,
+        group: flags.group as string | undefined,
         tls: cert && key ? { cert, key, ca: flags.tlscacert as string | undefined } : undefined,
         log: ctx.err,
         debug: ctx.debug,

@@ -32,12 +32,20 @@ function rangeSource(client: RegistryClient, ref: Reference, desc: Descriptor): 
   };
 }
 
-/** TOC facts of an eStargz layer; with `verify`, every chunk, the blob digest and the diffID are checked. */
-async function estargzDetails(client: RegistryClient, ref: Reference, desc: Descriptor, tocDigest: string, diffID: string | undefined, verify: boolean): Promise<EstargzDetails> {
+/**
+ * TOC facts of an eStargz layer; with `verify`, every chunk, the blob digest and the diffID are
+ * checked. A layer whose TOC cannot be read is reported (and fails --verify), not thrown.
+ */
+async function estargzDetails(client: RegistryClient, ref: Reference, desc: Descriptor, tocDigest: string, diffID: string | undefined, verify: boolean): Promise<EstargzDetails | { error: string }> {
   const source = rangeSource(client, ref, desc);
-  const reader = await openEstargz(source, { layerDigest: desc.digest, expectedTocDigest: tocDigest });
-  const mark = reader.landmark();
-  const out: EstargzDetails = { format: reader.format, entries: reader.entries.length, prioritizedFiles: mark.prioritizedFiles, landmark: mark.kind };
+  let out: EstargzDetails;
+  try {
+    const reader = await openEstargz(source, { layerDigest: desc.digest, expectedTocDigest: tocDigest });
+    const mark = reader.landmark();
+    out = { format: reader.format, entries: reader.entries.length, prioritizedFiles: mark.prioritizedFiles, landmark: mark.kind };
+  } catch (e) {
+    return { error: (e as Error).message.split('\n')[0] };
+  }
   if (verify) {
     try {
       const r = await verifyBlob(source, { layerDigest: desc.digest, expectedTocDigest: tocDigest, expectedBlobDigest: desc.digest, expectedDiffID: diffID });
@@ -85,9 +93,9 @@ the diffID against the config, and says pass or fail per layer (exit code 1 on a
       for (const [i, l] of img.manifest.layers.entries()) {
         const e = estargzInfo(l);
         const details = e ? await estargzDetails(client, ref, l, e.tocDigest, diffIDs[i], Boolean(flags.verify)) : undefined;
-        layers.push({ digest: l.digest, size: l.size, mediaType: l.mediaType, annotations: l.annotations ?? {}, estargz: e ? { tocDigest: e.tocDigest, uncompressedSize: e.uncompressedSize, ...details! } : null });
+        layers.push({ digest: l.digest, size: l.size, mediaType: l.mediaType, annotations: l.annotations ?? {}, estargz: e ? { tocDigest: e.tocDigest, uncompressedSize: e.uncompressedSize } : null, ...(details ? { toc: details } : {}) });
       }
-      const failed = layers.filter((l) => l.estargz?.verify && !l.estargz.verify.ok).length;
+      const failed = flags.verify ? layers.filter((l) => l.toc && ('error' in l.toc || (l.toc.verify && !l.toc.verify.ok))).length : 0;
       const info = {
         name: formatReference(ref),
         digest: img.manifestDesc.digest,
@@ -120,8 +128,9 @@ the diffID against the config, and says pass or fail per layer (exit code 1 on a
       for (const l of layers) {
         ctx.out(`  ${l.digest}  ${formatBytes(l.size)}  ${l.mediaType}`);
         ctx.out(`    estargz: ${l.estargz ? `yes (toc ${l.estargz.tocDigest})` : 'no'}`);
-        const z = l.estargz;
-        if (z) {
+        const z = l.toc;
+        if (z && 'error' in z) ctx.out(`    toc: cannot read: ${z.error}${flags.verify ? ' (verify: FAIL)' : ''}`);
+        else if (z) {
           const prio = z.landmark === 'prefetch' ? `${z.prioritizedFiles.length} prioritized files` : z.landmark === 'no-prefetch' ? 'no prioritized files (.no.prefetch.landmark)' : 'no landmark';
           ctx.out(`    toc: ${z.entries} entries, ${prio}${z.format !== 'estargz' ? ` (${z.format})` : ''}`);
           if (flags.verbose) for (const f of z.prioritizedFiles) ctx.out(`      ${f}`);
@@ -129,7 +138,7 @@ the diffID against the config, and says pass or fail per layer (exit code 1 on a
         }
         for (const [k, val] of Object.entries(l.annotations)) ctx.out(`    ${k}=${val}`);
       }
-      if (flags.verify && !layers.some((l) => l.estargz)) ctx.err('inspect: --verify: no eStargz layers to verify');
+      if (flags.verify && !layers.some((l) => l.toc)) ctx.err('inspect: --verify: no eStargz layers to verify');
       return failed ? 1 : 0;
     } catch (e) {
       throw toUserError(e, `inspect ${name ?? positionals[0]}`, name);

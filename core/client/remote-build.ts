@@ -57,12 +57,10 @@ export async function runRemoteBuild(req: BuildRequest, opts: RemoteBuildOptions
         : name === 'context'
           ? [...contextManifest(dir, filter), ...(filter?.excluded('.dockerignore', false) ? contextManifest(dir, undefined, ['.dockerignore']) : [])]
           : contextManifest(dir);
-    const r = await progress.vertex(`context-${name}`, `[internal] load build context ${name}`, async (p) => {
+    await progress.vertex(`context-${name}`, `[internal] load build context ${name}`, async (p) => {
       const res = await syncContext(conn, session, name, dir, entries, signal);
       p.log(`${res.files} files, sent ${res.sent} (${res.bytes} bytes)\n`);
-      return res;
     });
-    void r;
   }
 
   const dockerfile = readText(join(dockerfileDir, filename)) ?? '';

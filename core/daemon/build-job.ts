@@ -40,8 +40,11 @@ export function startBuildJob(body: BuildBody, state: DaemonState, clientSignal:
   for (const c of Object.values(body.credentials)) progress.redact('password' in c ? c.password : c.identityToken);
   progress.subscribe(send);
 
+  const id = `${body.session.slice(0, 12)}`;
   const run = async (): Promise<void> => {
     let refsOut: OutputRef[] = [];
+    const started = Date.now();
+    state.log(`build ${id}: started (${body.frontend}, outputs: ${body.outputs.map((o) => o.type).join(', ') || 'none'}${Object.keys(body.credentials).length ? `, credentials for ${Object.keys(body.credentials).join(', ')}` : ''})`);
     try {
       const outcome = await withSessionCredentials(body.credentials, () =>
         runBuild(req, {
@@ -57,10 +60,11 @@ export function startBuildJob(body: BuildBody, state: DaemonState, clientSignal:
       refsOut = refs;
       state.outputs.publish(refs);
       send({ type: 'build.done', exports: outcome.exports, outputs: refsOut });
+      state.log(`build ${id}: done in ${((Date.now() - started) / 1000).toFixed(1)}s`);
     } catch (e) {
       state.outputs.discard(paths);
       const msg = abort.signal.aborted ? `build cancelled: ${(abort.signal.reason as Error)?.message ?? 'aborted'}` : (e as Error).message;
-      state.log(`build ${body.session.slice(0, 12)} failed: ${msg.split('\n')[0]}`);
+      state.log(`build ${id}: failed: ${msg.split('\n')[0]}`);
       send({ type: 'build.failed', error: msg });
     } finally {
       clientSignal.removeEventListener('abort', onClientGone);

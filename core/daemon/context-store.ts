@@ -113,9 +113,24 @@ export class ContextStore {
 
   private commit(session: string, name: string, manifest: ContextManifest): void {
     this.pending.delete(`${session}/${name}`);
+    const now = new Date();
+    fs.utimesSync(join(this.dir, session), now, now); // last use, for prune()
     const path = this.manifestPath(session, name);
     fs.writeFileSync(`${path}.tmp`, JSON.stringify(manifest));
     fs.renameSync(`${path}.tmp`, path);
+  }
+
+  /** Drops the copies of sessions not synced for `maxAgeMs` (their next build sends everything). */
+  prune(maxAgeMs: number, now = Date.now()): number {
+    let removed = 0;
+    for (const session of fs.readdirSync(this.dir)) {
+      const dir = join(this.dir, session);
+      if (now - fs.statSync(dir).mtimeMs < maxAgeMs) continue;
+      if ([...this.locks.keys(), ...this.pending.keys()].some((k) => k.startsWith(`${session}/`))) continue;
+      fs.rmSync(dir, { recursive: true, force: true });
+      removed++;
+    }
+    return removed;
   }
 
   /** True when the last sync of (session, name) completed. */

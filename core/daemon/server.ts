@@ -25,6 +25,8 @@ export interface DaemonOptions {
   plugins: PluginRegistration<any, any>[];
   snapshotter: string;
   tls?: { cert: string; key: string; ca?: string };
+  /** Group (name or gid) owning the unix sockets, whose members may build (buildkitd --group). */
+  group?: string;
   /** Interval of the periodic GC when [worker.oci] gc = true. */
   gcIntervalMs?: number;
   log: (line: string) => void;
@@ -99,23 +101,29 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
         try {
           // idleTimeout 0: a build can be silent for long (RUN sleep) while its stream stays open. Bun
           // applies the 10 s default to unix sockets too, though its types omit the option there.
-          const unixOpts = { unix: a.path, fetch: app.fetch, idleTimeout: 0 };
+          const unixOpts = { unix: a.path, fetch: app.fetch, idleTimeout: 0, maxRequestBodySize: MAX_UPLOAD };
           servers.push(Bun.serve(unixOpts as unknown as Parameters<typeof Bun.serve>[0]) as Server<undefined>);
         } finally {
           process.umask(oldMask);
         }
         fs.chmodSync(a.path, 0o660);
+        if (opts.group !== undefined) fs.chownSync(a.path, process.getuid?.() ?? 0, groupId(opts.group));
         sockets.push(a.path);
       } else {
         const tls = opts.tls
           ? { cert: Bun.file(opts.tls.cert), key: Bun.file(opts.tls.key), ...(opts.tls.ca ? { ca: Bun.file(opts.tls.ca), requestCert: true, rejectUnauthorized: true } : {}) }
           : undefined;
         // idleTimeout 0: a build can be silent for long (RUN sleep) while its stream stays open.
-        servers.push(Bun.serve({ hostname: a.host, port: a.port, fetch: app.fetch, idleTimeout: 0, ...(tls ? { tls } : {}) }));
+        servers.push(Bun.serve({ hostname: a.host, port: a.port, fetch: app.fetch, idleTimeout: 0, maxRequestBodySize: MAX_UPLOAD, ...(tls ? { tls } : {}) }));
       }
     }
     const timer = gcBudget ? setInterval(() => void runGc().catch((e) => opts.log(`gc failed: ${(e as Error).message}`)), opts.gcIntervalMs ?? 10 * 60_000) : undefined;
-    const outputsTimer = setInterval(() => state.outputs.expire(), 60_000);
+    // Unclaimed outputs expire after minutes; context copies of sessions idle for a week go.
+    const outputsTimer = setInterval(() => {
+      state.outputs.expire();
+      const n = state.contexts.prune(7 * 24 * 3600_000);
+      if (n) opts.log(`removed the context copies of ${n} idle sessions`);
+    }, 60_000);
     if (gcBudget) void runGc().catch((e) => opts.log(`gc failed: ${(e as Error).message}`));
     opts.log(`edgebuild daemon ${opts.version} listening on ${opts.addrs.join(', ')} (snapshotter ${worker.snapshotterId}, root ${opts.root})`);
     return {
@@ -139,6 +147,19 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     await host.close();
     throw e;
   }
+}
+
+/** Context uploads stream through; Bun's 128 MB default body limit would cap a context. */
+const MAX_UPLOAD = 2 ** 40;
+
+/** A group name (from /etc/group) or numeric gid. */
+export function groupId(group: string, groupFile = '/etc/group'): number {
+  if (/^\d+$/.test(group)) return Number(group);
+  for (const line of fs.readFileSync(groupFile, 'utf8').split('\n')) {
+    const [name, , gid] = line.split(':');
+    if (name === group && gid && /^\d+$/.test(gid)) return Number(gid);
+  }
+  throw new Error(`--group ${group}: no such group in ${groupFile}`);
 }
 
 async function socketAlive(path: string): Promise<boolean> {

@@ -49,12 +49,9 @@ export function overlaySource(src: ImageSource, local: Map<string, { path: strin
     },
     blobFile(desc) {
       const l = local.get(desc.digest);
-      if (!l) {
-        const f = src.blobFile?.(desc);
-        if (f) return f;
-        return undefined as unknown as Blob;
-      }
-      return 'path' in l ? Bun.file(l.path) : new Blob([l.bytes]);
+      if (l) return 'path' in l ? Bun.file(l.path) : new Blob([l.bytes]);
+      // A registry source has no local file: destinations then stream from blob() instead.
+      return src.blobFile?.(desc) as Blob;
     },
   };
 }

@@ -61,7 +61,7 @@ export interface LayerEvent {
 export interface ConvertResult {
   digest: string;
   mediaType: string;
-  manifests: { digest: string; layers: LayerEvent[] }[];
+  manifests: { digest: string; mediaType: string; layers: LayerEvent[] }[];
 }
 
 const TARGET_TYPES: Record<EstargzFormat, string[]> = {
@@ -150,7 +150,7 @@ export async function convertImage(src: ImageSource, dst: ImageDestination, opts
       assertImageManifest(parsed.manifest, src.name);
       const m = await convertManifest(src, dst, top.digest, { ...parsed.manifest, mediaType: parsed.mediaType }, opts, work);
       await dst.commit(m.desc, m.bytes);
-      return { digest: m.desc.digest, mediaType: m.desc.mediaType, manifests: [{ digest: m.desc.digest, layers: m.events }] };
+      return { digest: m.desc.digest, mediaType: m.desc.mediaType, manifests: [{ digest: m.desc.digest, mediaType: m.desc.mediaType, layers: m.events }] };
     }
     const children = opts.all ? parsed.index.manifests : [chooseManifest(parsed.index.manifests, opts.platform ?? hostPlatform(), src.name)];
     const converted: { from: Descriptor; desc: Descriptor; bytes: Uint8Array; events: LayerEvent[] }[] = [];
@@ -163,7 +163,7 @@ export async function convertImage(src: ImageSource, dst: ImageDestination, opts
       const m = await convertManifest(src, dst, desc.digest, { ...child.manifest, mediaType: child.mediaType }, opts, work);
       converted.push({ from: desc, ...m });
     }
-    const result = (digest: string, mediaType: string) => ({ digest, mediaType, manifests: converted.map((c) => ({ digest: c.desc.digest, layers: c.events })) });
+    const result = (digest: string, mediaType: string) => ({ digest, mediaType, manifests: converted.map((c) => ({ digest: c.desc.digest, mediaType: c.desc.mediaType, layers: c.events })) });
     if (!opts.all) {
       const only = converted[0];
       await dst.commit(only.desc, only.bytes);

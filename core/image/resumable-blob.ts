@@ -9,25 +9,27 @@ export type RangeOpener = (offset: number) => Promise<ReadableStream<Uint8Array>
 export function resumableBlob(first: ReadableStream<Uint8Array>, open: RangeOpener, resumes = 3): ReadableStream<Uint8Array> {
   let offset = 0;
   let left = resumes;
-  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined = first.getReader();
+  let current: ReadableStream<Uint8Array> | undefined = first;
+  let iterator: AsyncIterator<Uint8Array> | undefined;
   return new ReadableStream<Uint8Array>({
     async pull(ctl) {
       for (;;) {
-        reader ??= (await open(offset)).getReader();
+        current ??= await open(offset);
+        iterator ??= (current as unknown as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
         try {
-          const { value, done } = await reader.read();
+          const { value, done } = await iterator.next();
           if (done) return ctl.close();
           offset += value.length;
           return ctl.enqueue(value);
         } catch (e) {
           if (!isNetworkError(e) || left-- <= 0) throw e;
-          reader.releaseLock();
-          reader = undefined;
+          current = iterator = undefined;
         }
       }
     },
-    cancel(reason) {
-      return reader?.cancel(reason);
+    async cancel(reason) {
+      await iterator?.return?.();
+      await current?.cancel(reason).catch(() => {});
     },
   });
 }

@@ -3,6 +3,14 @@
 
 import { RegistryError, networkError } from './errors.ts';
 
+/** A body that broke because the connection did (not an abort, not our own timeout). */
+function brokenConnection(e: unknown): boolean {
+  if (e instanceof RegistryError || (e as { retryable?: boolean })?.retryable) return false;
+  const err = e as { code?: string; name?: string; message?: string };
+  if (err?.name === 'AbortError') return false;
+  return ['ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'UND_ERR_SOCKET', 'ConnectionClosed'].includes(err?.code ?? '') || /socket|connection .*closed|reset/i.test(err?.message ?? '');
+}
+
 const seconds = (ms: number) => (ms < 1000 ? `${ms}ms` : `${Math.round(ms / 1000)}s`);
 
 /**
@@ -35,7 +43,7 @@ export function withIdleTimeout(body: ReadableStream<Uint8Array>, ms: number, wh
         } else ctl.enqueue(value);
       } catch (e) {
         stopTimer();
-        ctl.error(host && !(e instanceof RegistryError) && !(e as { retryable?: boolean }).retryable ? networkError(e, host, what) : e);
+        ctl.error(host && brokenConnection(e) ? networkError(e, host, what) : e);
       }
     },
     cancel(reason) {

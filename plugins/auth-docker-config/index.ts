@@ -132,7 +132,6 @@ export const dockerConfigAuth: PluginRegistration<PluginConfig, CredentialSource
       warned.add(path);
       // On stderr itself: plugin logs are shown only with --debug, and this needs fixing now.
       process.stderr.write(`${warning}\n`);
-      ctx.log(warning);
     }
     return new DockerConfigCredentials(path);
   },

@@ -300,7 +300,8 @@ function run(word: string, env: Env, opts: LexOptions): { text: string; words: s
     const lexer = new Lexer(word, env, opts);
     return lexer.stopOn(null, opts.rawEscapes ?? false);
   } catch (e) {
-    if (e instanceof ExpandError) throw new ExpandError(`failed to process ${JSON.stringify(word)}: ${e.message}`);
+    // The reason may quote the word's own text (heredocs span lines): keep the error on one line.
+    if (e instanceof ExpandError) throw new ExpandError(`failed to process ${JSON.stringify(word)}: ${e.message.replace(/[\r\n]/g, (c) => (c === '\n' ? '\\n' : '\\r'))}`);
     throw e;
   }
 }

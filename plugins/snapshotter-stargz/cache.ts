@@ -2,7 +2,8 @@
 // `<plugin root>/cache/<layer>/`, written to a temp name and renamed, so a reader (any worker, any
 // process) sees a whole chunk or none. Only bytes that passed their chunkDigest are written. When
 // the disk is full it falls back to memory (the LRU in front) with one warning.
-import { mkdirSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, statSync } from "node:fs";
+import { mkdir, open, readFile, rename, unlink, writeFile } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import { chunkCachePath, layerCacheDir, type ChunkRef } from "./lazyfs/chunks.ts";
 import { ByteLru } from "./lazyfs/lru.ts";
@@ -41,29 +42,46 @@ export class ChunkCache {
   }
 
   /** Stores verified bytes. Returns false when they are kept in memory only. */
-  put(layer: string, c: ChunkRef, bytes: Uint8Array): boolean {
+  async put(layer: string, c: ChunkRef, bytes: Uint8Array): Promise<boolean> {
     if (!this.memoryOnly) {
       const path = this.path(layer, c);
       const tmp = `${path}.tmp-${randomBytes(6).toString("hex")}`;
       try {
-        mkdirSync(layerCacheDir(this.dir, layer), { recursive: true });
-        writeFileSync(tmp, bytes);
-        renameSync(tmp, path);
+        await mkdir(layerCacheDir(this.dir, layer), { recursive: true });
+        await writeFile(tmp, bytes);
+        await rename(tmp, path);
         return true;
       } catch (e) {
-        try {
-          unlinkSync(tmp);
-        } catch {
-          // never created
-        }
+        await unlink(tmp).catch(() => {}); // may never have been created
         const code = (e as NodeJS.ErrnoException).code ?? "";
         if (!DISK_FULL.has(code)) throw new Error(`stargz cache: cannot write ${path}: ${(e as Error).message}`);
+        if (!this.memoryOnly) this.log(`stargz cache: ${this.dir} is full (${code}); keeping fetched chunks in memory only from now on`);
         this.memoryOnly = true;
-        this.log(`stargz cache: ${this.dir} is full (${code}); keeping fetched chunks in memory only from now on`);
       }
     }
     this.memory.set(this.key(layer, c), bytes);
     return false;
+  }
+
+  /**
+   * Writes the whole file (temp + rename) from its cached chunks, for FUSE passthrough. Skipped in
+   * memory-only mode; failures only cost the passthrough, so they are logged, not thrown.
+   */
+  async assemble(layer: string, chunks: ChunkRef[], dest: string): Promise<void> {
+    if (this.memoryOnly) return;
+    const tmp = `${dest}.tmp-${randomBytes(6).toString("hex")}`;
+    try {
+      const out = await open(tmp, "w");
+      try {
+        for (const c of chunks) await out.write(await readFile(this.path(layer, c)), 0, c.chunkSize, c.chunkOffset);
+      } finally {
+        await out.close();
+      }
+      await rename(tmp, dest);
+    } catch (e) {
+      await unlink(tmp).catch(() => {});
+      this.log(`stargz cache: cannot assemble ${dest} for passthrough: ${(e as Error).message}`);
+    }
   }
 
   /** Drops a layer's cached chunks (e.g. when the layer is removed for good). */

@@ -34,7 +34,9 @@ export type ToFetchThread =
       expectedTocDigest?: string;
       channel: string;
     }
-  | { t: "close"; req: number; key: string };
+  | { t: "close"; req: number; key: string }
+  /** Finish writes under way (passthrough copies) before the thread is terminated. */
+  | { t: "shutdown"; req: number };
 
 export type FromFetchThread =
   | { t: "opened"; req: number; toc: ParsedToc; memoryOnly: boolean }

@@ -9,7 +9,7 @@ import { ChunkCache } from "./cache.ts";
 import type { StargzConfig } from "./config.ts";
 import { LayerFetcher } from "./fetcher.ts";
 import type { FetchThreadInit, FromFetchThread, LayerStatus, ToFetchThread } from "./fetch-messages.ts";
-import { buildChunkTable } from "./lazyfs/chunks.ts";
+import { buildChunkTable, fileCachePath, type ChunkRef } from "./lazyfs/chunks.ts";
 import type { ChannelMessage, FetchReply } from "./lazyfs/protocol.ts";
 import { backgroundFetch, chunksBefore } from "./prefetch.ts";
 import { TailSource, TocStore } from "./toc-store.ts";
@@ -60,6 +60,8 @@ export class FetchService {
         this.layers.delete(m.key);
       }
       this.post({ t: "closed", req: m.req });
+    } else if (m.t === "shutdown") {
+      void Promise.allSettled([...this.assembling.values()]).then(() => this.post({ t: "closed", req: m.req }));
     }
   }
 
@@ -102,6 +104,7 @@ export class FetchService {
       layerDigest: digest, reader, table, source, cache: this.cache,
       maxConcurrency: c.max_concurrency, minRequestBytes: c.blob.chunk_size, maxRequestBytes: 32 << 20,
       log: (msg) => this.log(msg),
+      onCached: c.fuse.passthrough ? (chunk) => this.assembleIfComplete(fetcher, chunk) : undefined,
     });
     const served: ServedLayer = { layer, fetcher, channel: new BroadcastChannel(m.channel), network, state: "mounted", closed: false };
     this.layers.set(key, served);
@@ -121,6 +124,18 @@ export class FetchService {
     void afterPrefetch();
     this.report(key, served);
     return reader.toc;
+  }
+
+  private readonly assembling = new Map<string, Promise<void>>();
+
+  /** Passthrough needs one local file per file: build it once the last chunk of a big file lands. */
+  private assembleIfComplete(fetcher: LayerFetcher, chunk: ChunkRef): void {
+    const ids = fetcher.opts.table.byFile.get(chunk.file.name)!;
+    if (ids.length < 2 || !ids.every((id) => fetcher.isCached(id))) return;
+    const chunks = ids.map((id) => fetcher.chunks[id]);
+    const dest = fileCachePath(this.cache.dir, fetcher.opts.layerDigest, chunks[0]);
+    if (this.assembling.has(dest) || Bun.file(dest).size === chunk.file.size) return;
+    this.assembling.set(dest, this.cache.assemble(fetcher.opts.layerDigest, chunks, dest).finally(() => this.assembling.delete(dest)));
   }
 
   private setState(key: string, l: ServedLayer, state: string): void {
@@ -181,6 +196,11 @@ export class FetchService {
       const m = e.data as ChannelMessage;
       if (m.t !== "fetch") return;
       const ids = m.chunks.filter((id) => Number.isInteger(id) && id >= 0 && id < table.chunks.length);
+      if (process.env.EDGEBUILD_STARGZ_TRACE) this.log(`trace ${performance.now().toFixed(0)} ${m.hint ? "hint" : "miss"} ${ids.join(",")}`);
+      if (m.hint) {
+        fetcher.ensure(ids, { urgent: false }).catch(() => {});
+        return;
+      }
       const reply = (extra: Partial<FetchReply>) => {
         if (!l.closed) channel.postMessage({ t: "done", w: m.w, id: m.id, ...extra } satisfies FetchReply);
         this.report(key, l, !extra.error);

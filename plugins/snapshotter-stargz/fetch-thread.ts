@@ -68,7 +68,9 @@ export class FetchThread {
     this.statuses.delete(key);
   }
 
-  terminate(): void {
+  /** Lets writes under way finish (bounded), then ends the thread. */
+  async terminate(): Promise<void> {
+    if (!this.dead) await Promise.race([this.call({ t: "shutdown" }), Bun.sleep(10_000)]);
     this.worker.terminate();
   }
 }

@@ -57,6 +57,7 @@ export class LazyLayer {
         cacheDir: p.cacheDir,
         passthrough: p.config.fuse.passthrough,
         memoryCacheBytes: p.config.fuse.memory_cache_mb << 20,
+        readaheadChunks: p.config.blob.readahead_chunks,
         overlayXattrPrefix: p.config.overlay_xattr_prefix,
       };
       layer.mount = await mountFuse({

@@ -249,7 +249,7 @@ export class StargzSnapshotter implements RemoteSnapshotter, LayerSnapshotter {
     const all = [...this.layers.values()];
     this.layers.clear();
     const results = await Promise.allSettled(all.map((l) => l.close()));
-    this.fetchThread?.terminate();
+    await this.fetchThread?.terminate();
     this.fetchThread = undefined;
     const failed = results.filter((r) => r.status === "rejected") as PromiseRejectedResult[];
     if (failed.length) throw new Error(`snapshotter.stargz: ${failed.length} layer(s) did not unmount: ${(failed[0].reason as Error).message}`);

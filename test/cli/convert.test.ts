@@ -102,7 +102,7 @@ describe('convert: oci layouts', () => {
     const out = join(tempDir('eb-conv-'), 'out');
     const ctx = testContext();
     expect(await convertCommand.run(['--estargz', '--estargz-record-in', rec, '--estargz-chunk-size', '1024', `oci:${img.dir}:${img.tag}`, `oci:${out}:es`], ctx)).toBe(0);
-    expect(ctx.stderr.join('\n')).toMatch(/warning: keeping Docker media types/);
+    expect(ctx.stderr.join('\n')).not.toMatch(/warning/);
     expect(ctx.stderr.join('\n')).toMatch(/layer 1\/1 sha256:\w{12} .* -> sha256:\w{12} .*1 prioritized/);
     const conv = await readLayout(out, 'es');
     // An OCI manifest listing a Docker layer type: the converted layer follows the manifest's family.
@@ -116,6 +116,61 @@ describe('convert: oci layouts', () => {
     expect(await convertCommand.run(['--estargz', '--oci', `oci:${out}:es`, `oci:${out}:es2`], again)).toBe(0);
     expect(again.stderr.join('\n')).toMatch(/layer 1\/1 .*kept \(already eStargz\)/);
     expect((await readLayout(out, 'es2')).manifest.layers[0].digest).toBe(l.digest);
+  });
+
+  test('--all-platforms converts every manifest of an index; --platform picks one', async () => {
+    const img = await buildImage({ platforms: ['linux/amd64', 'linux/arm64'] });
+    const out = join(tempDir('eb-conv-multi-'), 'out');
+    expect(await convertCommand.run(['--estargz', '--oci', '--all-platforms', `oci:${img.dir}:${img.tag}`, `oci:${out}:all`], testContext())).toBe(0);
+    const layout = new OciLayout(out);
+    const index = JSON.parse(new TextDecoder().decode(await layout.readBlob((await layout.resolve('all')).digest)));
+    expect(index.mediaType).toBe('application/vnd.oci.image.index.v1+json');
+    expect(index.manifests.map((m: { platform: { architecture: string } }) => m.platform.architecture)).toEqual(['amd64', 'arm64']);
+    for (const m of index.manifests) {
+      const manifest = JSON.parse(new TextDecoder().decode(await layout.readBlob(m.digest)));
+      expect(manifest.layers.every((l: { annotations?: Record<string, string> }) => l.annotations?.[TOC_DIGEST_ANNOTATION])).toBe(true);
+    }
+    const ctx = testContext();
+    expect(await convertCommand.run(['--estargz', '--oci', '--platform', 'linux/arm64', `oci:${img.dir}:${img.tag}`, `oci:${out}:arm`], ctx)).toBe(0);
+    expect(ctx.stdout[0]).toBe(index.manifests[1].digest); // same conversion, same bytes
+  });
+
+  test('a Docker schema2 source keeps Docker types without --oci, with a warning', async () => {
+    const img = await buildImage();
+    const layout = new OciLayout(img.dir);
+    const m = JSON.parse(new TextDecoder().decode(img.manifests[0].bytes));
+    const cfgBytes = await layout.readBlob(m.config.digest);
+    const cfg = { mediaType: 'application/vnd.docker.container.image.v1+json', digest: m.config.digest, size: cfgBytes.length };
+    const docker = { schemaVersion: 2, mediaType: 'application/vnd.docker.distribution.manifest.v2+json', config: cfg, layers: m.layers.map((l: object) => ({ ...l, mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip' })) };
+    const bytes = new TextEncoder().encode(JSON.stringify(docker));
+    const desc = { mediaType: docker.mediaType, digest: `sha256:${new Bun.CryptoHasher('sha256').update(bytes).digest('hex')}`, size: bytes.length };
+    await layout.writeBlob(desc, [bytes]);
+    await layout.setRef(desc, 'docker');
+    const out = join(tempDir('eb-conv-docker-'), 'out');
+    const ctx = testContext();
+    expect(await convertCommand.run(['--estargz', `oci:${img.dir}:docker`, `oci:${out}:d`], ctx)).toBe(0);
+    expect(ctx.stderr.join('\n')).toMatch(/warning: the result keeps Docker media types/);
+    const conv = await readLayout(out, 'd');
+    expect(conv.manifest.mediaType).toBe(docker.mediaType);
+    expect(conv.manifest.config.mediaType).toBe(cfg.mediaType);
+    expect(conv.manifest.layers.every((l: { mediaType: string }) => l.mediaType === 'application/vnd.docker.image.rootfs.diff.tar.gzip')).toBe(true);
+    expectReferenceVerifies(checker, conv);
+    const forced = testContext();
+    expect(await convertCommand.run(['--estargz', '--oci', `oci:${img.dir}:docker`, `oci:${out}:o`], forced)).toBe(0);
+    expect((await readLayout(out, 'o')).manifest.mediaType).toBe('application/vnd.oci.image.manifest.v1+json');
+    expect(forced.stderr.join('\n')).not.toMatch(/warning/);
+  });
+
+  test('--zstdchunked --oci: zstd:chunked layers the reference verifies', async () => {
+    const img = await buildImage();
+    const out = join(tempDir('eb-conv-zstd-'), 'out');
+    expect(await convertCommand.run(['--zstdchunked', '--oci', '--zstdchunked-compression-level', '5', `oci:${img.dir}:${img.tag}`, `oci:${out}:z`], testContext())).toBe(0);
+    const conv = await readLayout(out, 'z');
+    for (const l of conv.manifest.layers) {
+      expect(l.mediaType).toBe('application/vnd.oci.image.layer.v1.tar+zstd');
+      expect(l.annotations['io.containers.zstd-chunked.manifest-checksum']).toMatch(/^sha256:/);
+    }
+    expectReferenceVerifies(checker, conv);
   });
 
   test('[slow] --optimize on the python image records python3 ahead of the landmark; record file is ctr-remote format', async () => {
@@ -191,9 +246,10 @@ describe('convert and inspect: registry', () => {
     const bad = testContext();
     expect(await inspectCommand.run([`${reg.host}/dst/app:esgz`, '--verify', '--json'], bad)).toBe(1);
     const info = JSON.parse(bad.stdout.join('\n'));
-    expect(info.layers[0].estargz.verify.ok).toBe(true);
-    expect(info.layers[1].estargz.verify.ok).toBe(false);
-    expect(info.layers[1].estargz.verify.error).toContain(target.digest);
+    expect(info.layers[0].toc.verify.ok).toBe(true);
+    expect(info.layers[0].toc.entries).toBe(2); // etc/hello.txt and .no.prefetch.landmark
+    expect(info.layers[1].toc.verify.ok).toBe(false);
+    expect(info.layers[1].toc.verify.error).toContain(target.digest);
   }, 60_000);
 
   test('[slow] unknown source repository: one line, destination tag never created', async () => {

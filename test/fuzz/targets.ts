@@ -101,7 +101,7 @@ export const manifestTarget: Target<{ bytes: Uint8Array; type: string }> = {
     const seed = pick(r, MANIFEST_SEEDS);
     let doc = seed.doc;
     for (let k = int(r, 4); k >= 0; k--) doc = mutateJson(r, doc);
-    let bytes = enc.encode(JSON.stringify(doc));
+    let bytes: Uint8Array = enc.encode(JSON.stringify(doc));
     if (r() < 0.25) bytes = mutateBytes(r, bytes);
     return { bytes, type: r() < 0.8 ? seed.type : pick(r, MANIFEST_SEEDS).type };
   },
@@ -245,7 +245,7 @@ export function openEstargzTarget(seed: { blob: Uint8Array }): Target<Uint8Array
 
 // ------------------------------------------------------------------ FUSE request decoder
 
-const OPCODES = Object.values(Opcode).filter((v): v is number => typeof v === 'number');
+const OPCODES: number[] = Object.values(Opcode as Record<string, number>).filter((v) => typeof v === 'number');
 
 function fuseRequest(r: Rng, unique: bigint): Uint8Array {
   const opcode = r() < 0.9 ? pick(r, OPCODES) : int(r, 100000);

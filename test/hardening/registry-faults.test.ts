@@ -20,6 +20,8 @@ import { copyImage } from '../../core/image/copy.ts';
 import { dockerDestination, dockerSource, ociDestination, ociSource } from '../../core/image/transports.ts';
 import { parseReference } from '../../core/registry/reference.ts';
 import type { RetryPolicy } from '../../core/registry/transport.ts';
+import { edgebuild } from '../harness/edgebuild.ts';
+import { storedBlobs } from '../harness/store-contents.ts';
 
 /** The configured policy: small, so persistent faults give up within a few seconds. */
 const RETRY: Partial<RetryPolicy> = { attempts: 6, baseDelayMs: 20, maxDelayMs: 200, deadlineMs: 2500, headerTimeoutMs: 1500, idleTimeoutMs: 400 };
@@ -152,3 +154,32 @@ for (const c of CASES) {
     }
   });
 }
+
+describe('the CLI with its default retry policy', () => {
+  test('[slow] edgebuild pull rides out a 503, a 429 and a reset; a persistent 500 fails in one line naming host and digest and stores nothing', async () => {
+    proxy.clear();
+    proxy.add({ method: 'GET', path: blobPath(big), fault: { kind: 'status', status: 503 }, times: 1 });
+    proxy.add({ method: 'GET', path: blobPath(big), fault: { kind: 'status', status: 429, retryAfter: '1' }, times: 1 });
+    proxy.add({ method: 'GET', path: blobPath(big), fault: { kind: 'reset', afterBytes: 50_000 }, times: 1 });
+    const root = tempDir('eb-fault-cli-');
+    const ok = await edgebuild(['--root', root, 'pull', `${proxy.host}/src/app:1`]);
+    if (ok.code !== 0) throw new Error(ok.err);
+    expect(proxy.requests.filter((q) => q.fault).map((q) => q.fault)).toEqual(['status', 'status', 'reset']);
+    assertOnlyVerified(join(root, 'content', 'blobs', 'sha256'), join(root, 'content', 'ingest'));
+
+    proxy.clear();
+    proxy.add({ method: 'GET', path: blobPath(big), fault: { kind: 'status', status: 500 } });
+    const root2 = tempDir('eb-fault-cli-');
+    const started = Date.now();
+    const bad = await edgebuild(['--root', root2, 'pull', `${proxy.host}/src/app:1`]);
+    proxy.clear();
+    expect(bad.code).not.toBe(0);
+    // Progress lines come first on stderr; the error is the last line, whole.
+    const line = bad.err.trim().split('\n').at(-1)!;
+    expect(line).toStartWith(`edgebuild: pull ${proxy.host}/src/app:1: `);
+    expect(line).toContain(`blob ${big} in ${proxy.host}/src/app: 500 internal server error`);
+    expect(line).toContain(`at ${proxy.host}`);
+    expect(Date.now() - started).toBeLessThan(30_000);
+    expect(storedBlobs(root2)).toEqual([]);
+  }, 60_000);
+});

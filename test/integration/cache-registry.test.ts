@@ -44,8 +44,8 @@ afterAll(async () => {
   if (work) fs.rmSync(work, { recursive: true, force: true });
 });
 
-const build = (root: string, extra: string[]) =>
-  edgebuild(['--root', root, 'build', '--progress', 'plain', ...extra, ctxDir]);
+const build = (root: string, extra: string[], dir = ctxDir) =>
+  edgebuild(['--root', root, 'build', '--progress', 'plain', ...extra, dir]);
 
 /** `#N [stage] STEP` lines must each have a `#N CACHED`. */
 function expectAllCached(err: string): void {
@@ -65,7 +65,10 @@ describe('cache through a registry [slow]', () => {
 
     proxy.requests.length = 0;
     const root2 = join(work, 'root2');
-    const second = await build(root2, ['--import-cache', `type=registry,ref=${ref}`, '-o', `type=local,dest=${join(work, 'out2')}`]);
+    // The second host has the same files at another path: cache keys hold content, not paths.
+    const elsewhere = join(work, 'elsewhere', 'project');
+    fs.cpSync(ctxDir, elsewhere, { recursive: true });
+    const second = await build(root2, ['--import-cache', `type=registry,ref=${ref}`, '-o', `type=local,dest=${join(work, 'out2')}`], elsewhere);
     expect(second.code).toBe(0);
     expectAllCached(second.err);
     expect(fs.readFileSync(join(work, 'out2', 'out'), 'utf8')).toBe('hello cache\nbuilt\n');

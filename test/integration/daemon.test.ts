@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { startRegistry, type TestRegistry } from '../harness/registry.ts';
 import { startCountingProxy, type CountingProxy } from '../harness/counting-proxy.ts';
 import { testImage } from '../harness/images.ts';
-import { mountsUnder, runcContainers } from '../harness/edgebuild.ts';
+import { edgebuild, mountsUnder, runcContainers } from '../harness/edgebuild.ts';
 
 const repo = join(import.meta.dir, '..', '..');
 const DAEMON_MAIN = join(repo, 'test/core/daemon/daemon-main.ts');
@@ -176,6 +176,19 @@ describe('edgebuild daemon [slow]', () => {
     expect(again.err).toMatch(/401|unauthorized/i);
     expect(daemonLog).not.toContain('s3cret-pass');
     expect(daemonLog).not.toContain(Buffer.from('alice:s3cret-pass').toString('base64'));
+  }, 600_000);
+
+  test('cache exported by a daemon build is CACHED for an in-process build on an empty root', async () => {
+    const dir = context('cached', 'FROM BASE\nCOPY n.txt /n.txt\nRUN cat /n.txt > /m\n', { 'n.txt': 'from the daemon\n' });
+    const ref = `${proxy.host}/cache/daemon:max`;
+    const a = await run(['build', '--progress', 'plain', '--export-cache', `type=registry,ref=${ref},mode=max`, dir]);
+    if (a.code !== 0) throw new Error(a.err);
+    expect(a.err).toContain(`cache exported to ${ref} (mode=max): 2 steps`);
+    const b = await edgebuild(['--root', join(work, 'other-root'), 'build', '--progress', 'plain', '--import-cache', `type=registry,ref=${ref}`, '-o', `type=local,dest=${join(work, 'out-cached')}`, dir]);
+    if (b.code !== 0) throw new Error(b.err);
+    expect(b.err).toMatch(/RUN cat \/n.txt > \/m\n#\d+ CACHED/);
+    expect(fs.readFileSync(join(work, 'out-cached', 'm'), 'utf8')).toBe('from the daemon\n');
+    expect(await mountsUnder(join(work, 'other-root'))).toEqual([]);
   }, 600_000);
 
   test('a client without permission on the socket gets one clear line', async () => {

@@ -51,9 +51,12 @@ export class ChunkClient {
     return bytes;
   }
 
-  /** Bytes of each chunk in `ids`, fetching the missing ones in one request to the main thread. */
+  /** Bytes of each chunk in `ids`, fetching the missing ones in one request to the fetch thread. */
   async get(ids: number[]): Promise<Uint8Array[]> {
+    const last = ids[ids.length - 1];
+    const firstTouch = !this.lru.has(last);
     const out: (Uint8Array | undefined)[] = ids.map((id) => this.local(id));
+    if (firstTouch) this.readAhead(last);
     const missing = ids.filter((_, i) => !out[i]);
     if (missing.length === 0) return out as Uint8Array[];
     await this.ask(missing);
@@ -71,6 +74,23 @@ export class ChunkClient {
     } catch {
       return false;
     }
+  }
+
+  /**
+   * A reader that moved on from the previous chunk of the same file is reading sequentially: ask
+   * for the next chunks now, so they arrive while this one is consumed. (Chunks already on disk
+   * never reach the fetch thread, so it cannot see the pattern itself.)
+   */
+  private readAhead(id: number): void {
+    const n = this.init.readaheadChunks;
+    const c = this.table.chunks[id];
+    const prev = this.table.chunks[id - 1];
+    if (n === 0 || c.index === 0 || prev?.file !== c.file || !this.lru.has(prev.id)) return;
+    const ahead: number[] = [];
+    for (let next = id + 1; next <= id + n && this.table.chunks[next]?.file === c.file; next++) {
+      if (!this.lru.has(next) && !this.onDisk(next)) ahead.push(next);
+    }
+    if (ahead.length) this.channel.postMessage({ t: "fetch", w: this.nonce, id: 0, chunks: ahead, hint: true } satisfies FetchRequest);
   }
 
   private ask(chunks: number[]): Promise<void> {

@@ -50,6 +50,11 @@ export function chunkCachePath(cacheDir: string, layerDigest: string, c: Pick<Ch
   return join(layerCacheDir(cacheDir, layerDigest), `${c.offset}-${c.innerOffset}`);
 }
 
+/** Whole-file copy of a multi-chunk file, assembled once all its chunks are cached (passthrough). */
+export function fileCachePath(cacheDir: string, layerDigest: string, firstChunk: Pick<ChunkRef, "offset" | "innerOffset">): string {
+  return join(layerCacheDir(cacheDir, layerDigest), `file-${firstChunk.offset}-${firstChunk.innerOffset}`);
+}
+
 /** Index of the chunk of `ids` (sorted by chunkOffset) holding file offset `pos`. */
 export function chunkAt(table: ChunkTable, ids: number[], pos: number): number {
   let lo = 0;

@@ -3,7 +3,7 @@
 import { Errno, S_IFMT, S_IFREG } from "../fuse/abi.ts";
 import { FsError, type DirEntry, type NodeAttr, type ReadOnlyFs } from "../fuse/types.ts";
 import { ChunkClient } from "./chunk-client.ts";
-import { buildChunkTable, chunkAt, type ChunkTable } from "./chunks.ts";
+import { buildChunkTable, chunkAt, fileCachePath, type ChunkTable } from "./chunks.ts";
 import { buildInodeTree, type Inode } from "./inode-tree.ts";
 import type { LazyFsInit } from "./protocol.ts";
 
@@ -101,9 +101,11 @@ class LazyFs implements ReadOnlyFs {
     if (!this.init.passthrough) return undefined;
     const f = this.inodes.get(ino)?.file;
     const ids = f && this.table.byFile.get(f.name);
-    // A cached chunk file holds exactly the file's bytes only for a single-chunk file.
-    if (!ids || ids.length !== 1 || this.table.chunks[ids[0]].chunkSize !== f.size) return undefined;
-    return this.chunks.onDisk(ids[0]) ? { path: this.chunks.cachePath(ids[0]) } : undefined;
+    if (!ids) return undefined;
+    // A single chunk's cache file holds exactly the file; bigger files get a whole copy once complete.
+    if (ids.length === 1) return this.chunks.onDisk(ids[0]) ? { path: this.chunks.cachePath(ids[0]) } : undefined;
+    const whole = fileCachePath(this.init.cacheDir, this.init.layerDigest, this.table.chunks[ids[0]]);
+    return Bun.file(whole).size === f.size ? { path: whole } : undefined;
   }
 
   statfs() {

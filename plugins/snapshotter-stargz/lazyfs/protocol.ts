@@ -18,6 +18,8 @@ export interface LazyFsInit {
   passthrough: boolean;
   /** Bytes of decoded chunks each worker keeps in memory. */
   memoryCacheBytes: number;
+  /** Chunks of a file fetched ahead of a sequential reader. */
+  readaheadChunks: number;
   /** "trusted" (default) or "user" when overlayfs runs with userxattr. */
   overlayXattrPrefix: "trusted" | "user";
 }
@@ -28,6 +30,8 @@ export interface FetchRequest {
   w: string;
   id: number;
   chunks: number[];
+  /** Fetch ahead, nobody waits: no reply. */
+  hint?: boolean;
 }
 
 export interface FetchReply {

@@ -49,6 +49,16 @@ describe('ContextStore', () => {
     expect(fs.existsSync(join(copy, 'src/sub'))).toBe(false);
   });
 
+  test('prune drops only sessions idle longer than the limit', async () => {
+    const dir = makeClientDir();
+    const store = new ContextStore(tempDir('daemon-'));
+    await sync(store, dir);
+    expect(store.prune(60_000)).toBe(0);
+    expect(store.prune(60_000, Date.now() + 120_000)).toBe(1);
+    expect(store.ready(SESSION, 'context')).toBe(false);
+    expect((await sync(store, dir)).length).toBe(3); // next build sends everything again
+  });
+
   test('.dockerignore-excluded files never reach the daemon', async () => {
     const dir = makeClientDir();
     const store = new ContextStore(tempDir('daemon-'));

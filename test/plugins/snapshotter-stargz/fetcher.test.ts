@@ -84,7 +84,7 @@ describe("LayerFetcher", () => {
     await t.fetcher.ensure([t.ids("big")[0]]);
   });
 
-  test("failed requests are retried with backoff until the deadline", async () => {
+  test("[slow] failed requests are retried with backoff until the deadline", async () => {
     const t = await setup({ failFirst: 2 });
     await t.fetcher.ensure(t.ids("a"));
     expect(t.requests).toHaveLength(3);

@@ -211,4 +211,59 @@ describe("lazy reads over the network", () => {
       execFileSync("umount", [cache]);
     }
   }, 30_000);
+
+  test("[slow] readers racing on one chunk from several FUSE workers cause one request", async () => {
+    const root = tempDir("stargz-");
+    const s = newSnapshotter(root, testConfig({ noprefetch: true, blob: { readahead_chunks: 0 } }));
+    try {
+      expect(await s.prepareRemote("layer/r", undefined, via(sample.layer, proxy.host))).toEqual({ lazy: true });
+      const big = join(await layerDir(s, "layer/r"), "data/big.bin");
+      proxy.reset();
+      const offsets = Array.from({ length: 12 }, (_, i) => 2 * CHUNK + i * 80_000);
+      const got = await Promise.all(offsets.map((o) => readAt(big, o, 1000)));
+      offsets.forEach((o, i) => expect(got[i].equals(Buffer.from(BIG.subarray(o, o + 1000)))).toBe(true));
+      expect(proxy.blobGets).toHaveLength(1);
+    } finally {
+      await s.close();
+    }
+  }, 30_000);
+
+  test("[slow] background fetch brings the whole layer in; then reads need no network", async () => {
+    const root = tempDir("stargz-");
+    const s = newSnapshotter(root, testConfig({ noprefetch: true, no_background_fetch: false, background_fetch: { fetch_period_msec: 5, fetch_size: 1 << 20 } }));
+    try {
+      expect(await s.prepareRemote("layer/bg", undefined, via(sample.layer, proxy.host))).toEqual({ lazy: true });
+      for (let i = 0; i < 100 && s.remoteStatus()[0]?.state !== "complete"; i++) await Bun.sleep(100);
+      expect(s.remoteStatus()[0].state).toBe("complete");
+      proxy.reset();
+      const dir = await layerDir(s, "layer/bg");
+      expect((await readFile(join(dir, "data/big.bin"))).equals(Buffer.from(BIG))).toBe(true);
+      expect(await readFile(join(dir, "etc/shadow"), "utf8")).toBe("root:*:19000::::::\n");
+      expect(proxy.blobGets).toHaveLength(0);
+    } finally {
+      await s.close();
+    }
+  }, 30_000);
+
+  test("[slow] with passthrough, a big file gets a whole local copy once complete and reads stay exact", async () => {
+    const root = tempDir("stargz-");
+    const s = newSnapshotter(root, testConfig({ noprefetch: true, fuse: { passthrough: true } }));
+    try {
+      expect(await s.prepareRemote("layer/pt", undefined, sample.layer)).toEqual({ lazy: true });
+      const dir = await layerDir(s, "layer/pt");
+      expect((await readFile(join(dir, "data/big.bin"))).equals(Buffer.from(BIG))).toBe(true);
+      const layerCache = join(root, "cache", sample.layer.descriptor.digest.replace(":", "-"));
+      let whole: string | undefined;
+      for (let i = 0; i < 50 && !whole; i++, await Bun.sleep(50)) whole = readdirSync(layerCache).find((n) => n.startsWith("file-") && !n.includes(".tmp-"));
+      expect(whole).toBeDefined();
+      expect(readFileSync(join(layerCache, whole!)).equals(Buffer.from(BIG))).toBe(true);
+      // Opened again now: served from that copy (passthrough when the kernel supports it).
+      expect((await readFile(join(dir, "data/big.bin"))).equals(Buffer.from(BIG))).toBe(true);
+      expect((await readAt(join(dir, "data/big.bin"), CHUNK - 10, 20)).equals(Buffer.from(BIG.subarray(CHUNK - 10, CHUNK + 10)))).toBe(true);
+      expect(await readFile(join(dir, "etc/hostname"), "utf8")).toBe("edgebuild\n");
+      expect(await readFile(join(dir, "etc/hostname"), "utf8")).toBe("edgebuild\n");
+    } finally {
+      await s.close();
+    }
+  }, 30_000);
 });
