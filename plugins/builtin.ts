@@ -13,6 +13,7 @@ import { tarExporterPlugin } from './exporter-tar/index.ts';
 import { dockerfileFrontendPlugin } from './frontend-dockerfile/index.ts';
 import { nativeSnapshotter } from './snapshotter-native/index.ts';
 import { overlaySnapshotter } from './snapshotter-overlay/index.ts';
+import { stargzSnapshotter } from './snapshotter-stargz/index.ts';
 
 export const builtinPlugins: PluginRegistration<any, any>[] = [
   dockerConfigAuth,
@@ -22,6 +23,7 @@ export const builtinPlugins: PluginRegistration<any, any>[] = [
   dockerfileFrontendPlugin,
   overlaySnapshotter,
   nativeSnapshotter,
+  stargzSnapshotter,
   runcExecutor,
   localExporterPlugin,
   tarExporterPlugin,

@@ -37,7 +37,9 @@ export function renderSvg(report: BenchReport): string {
     for (const r of rows) {
       parts.push(`<text x="${labelW - 8}" y="${y + 13}" text-anchor="end">${esc(r.variant)}</text>`);
       if (!r.runs.length) {
-        parts.push(`<text x="${labelW}" y="${y + 13}" fill="#b00">${esc(r.error ?? 'no runs')}</text>`);
+        const why = r.error ?? 'no runs';
+        // The full text is in the tooltip; the line keeps to the chart's width.
+        parts.push(`<text x="${labelW}" y="${y + 13}" fill="#b00">${esc(why.length > 110 ? why.slice(0, 107) + '…' : why)}<title>${esc(why)}</title></text>`);
       } else {
         const m = r.median;
         const other = Math.max(0, m.total_s - m.pull_s - m.create_s - m.run_s);

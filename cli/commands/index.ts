@@ -6,5 +6,6 @@ import { inspectCommand } from './inspect.ts';
 import { copyCommand } from './copy.ts';
 import { pluginsCommand } from './plugins.ts';
 import { duCommand, pruneCommand } from './du.ts';
+import { daemonCommand } from './daemon.ts';
 
-export const commands: Command[] = [buildCommand, pullCommand, inspectCommand, copyCommand, duCommand, pruneCommand, pluginsCommand];
+export const commands: Command[] = [buildCommand, daemonCommand, pullCommand, inspectCommand, copyCommand, duCommand, pruneCommand, pluginsCommand];

@@ -35,19 +35,34 @@ export class FrameDecoder {
     return this.pending[0] ?? new Uint8Array(0);
   }
 
-  /** Adds data and returns the messages it completes. */
+  /** The first n pending bytes, copied across chunks (n is at most 5). */
+  private peek(n: number): Uint8Array {
+    const out = new Uint8Array(n);
+    let o = 0;
+    for (const p of this.pending) {
+      const take = Math.min(n - o, p.length);
+      out.set(p.subarray(0, take), o);
+      o += take;
+      if (o === n) break;
+    }
+    return out;
+  }
+
+  /** Adds data and returns the messages it completes. Chunks are joined only once a whole
+   *  message is there, so a message arriving in many small pieces costs linear time. */
   push(chunk: Uint8Array): Uint8Array[] {
     this.pending.push(chunk);
     this.pendingBytes += chunk.length;
     const out: Uint8Array[] = [];
     while (this.pendingBytes >= 5) {
-      const buf = this.bytes();
-      const flag = buf[0];
-      const len = new DataView(buf.buffer, buf.byteOffset, buf.length).getUint32(1);
+      const head = this.peek(5);
+      const flag = head[0];
+      const len = new DataView(head.buffer).getUint32(1);
       if (flag === 1) throw new GrpcError(Code.UNIMPLEMENTED, `${this.where}: compressed message, but no compression was negotiated`);
       if (flag !== 0) throw new GrpcError(Code.INTERNAL, `${this.where}: malformed frame (flag byte ${flag})`);
       if (len > this.maxBytes) throw new GrpcError(Code.RESOURCE_EXHAUSTED, `${this.where}: message of ${len} bytes exceeds the ${this.maxBytes}-byte limit`);
-      if (buf.length < 5 + len) break;
+      if (this.pendingBytes < 5 + len) break;
+      const buf = this.bytes();
       out.push(buf.slice(5, 5 + len));
       const rest = buf.subarray(5 + len);
       this.pending = rest.length ? [rest] : [];

@@ -2,6 +2,7 @@
 // tokens from the realm (GET with basic credentials or anonymously; POST oauth2 with an identity
 // token) and caches them per host and scope set until they expire.
 import * as v from 'valibot';
+import { createHash } from 'node:crypto';
 import { parseWwwAuthenticate, type Challenge } from './www-authenticate.ts';
 import { findCredential, type Credential, type CredentialSource } from './credentials.ts';
 import { RegistryError, networkError } from './errors.ts';
@@ -31,12 +32,23 @@ export class Authorizer {
     return ep.mirror ? ep.host : registry;
   }
 
+  /** Not memoised here: a source may answer per build (the daemon's session credentials);
+   *  sources that run helper programs remember their own answers. */
+  private credential(host: string): Promise<Credential | undefined> {
+    return findCredential(this.sources, host);
+  }
+
+  /** Tokens are cached per credential too: one client may serve builds with different users. */
+  private static fingerprint(cred: Credential | undefined): string {
+    return cred ? createHash('sha256').update(JSON.stringify(cred)).digest('hex').slice(0, 16) : 'anonymous';
+  }
+
   /** Authorization header to send up front (after the host has challenged us once). */
   async header(ep: Endpoint, registry: string, scopes: string[]): Promise<string | undefined> {
     const ch = this.challenges.get(ep.host);
     if (!ch) return undefined;
     if (ch.scheme === 'basic') {
-      const cred = await findCredential(this.sources, this.credentialHost(ep, registry));
+      const cred = await this.credential(this.credentialHost(ep, registry));
       return cred && 'password' in cred ? basic(cred) : undefined;
     }
     if (ch.scheme === 'bearer') return this.bearer(ep, registry, ch, scopes);
@@ -61,8 +73,8 @@ export class Authorizer {
     for (const k of this.tokens.keys()) if (k.startsWith(`${ep.host}|`)) this.tokens.delete(k);
   }
 
-  private tokenKey(ep: Endpoint, ch: Challenge, scopes: string[]): string {
-    return `${ep.host}|${ch.params.realm}|${ch.params.service ?? ''}|${[...new Set(scopes)].sort().join(' ')}`;
+  private tokenKey(ep: Endpoint, ch: Challenge, scopes: string[], who: string): string {
+    return `${ep.host}|${who}|${ch.params.realm}|${ch.params.service ?? ''}|${[...new Set(scopes)].sort().join(' ')}`;
   }
 
   private async bearer(ep: Endpoint, registry: string, ch: Challenge, scopes: string[]): Promise<string> {
@@ -70,13 +82,13 @@ export class Authorizer {
     // own scope is only used when the caller has none.
     const wanted = scopes.length > 0 ? scopes : ch.params.scope ? ch.params.scope.split(' ') : [];
     const allScopes = [...new Set(wanted)].sort();
-    const key = this.tokenKey(ep, ch, allScopes);
+    const cred = await this.credential(this.credentialHost(ep, registry));
+    const key = this.tokenKey(ep, ch, allScopes, Authorizer.fingerprint(cred));
     const cached = this.tokens.get(key);
     if (cached && cached.expires > Date.now()) return cached.header;
     const running = this.pending.get(key);
     if (running) return running;
     const p = (async () => {
-      const cred = await findCredential(this.sources, this.credentialHost(ep, registry));
       const { token, expiresIn } = await this.fetchToken(ep, ch, allScopes, cred);
       const header = `Bearer ${token}`;
       // Refresh a little early so a request never carries a token that expires in flight.

@@ -93,7 +93,10 @@ export function snapshotsService(sn: Snapshotter, opts: ProxyServerOptions) {
 
   /** containerd's remote-snapshot path. Returns true when the target was committed lazily. */
   const prepareRemote = async (key: string, parent: string, src: RemoteSource, ctx: CallContext): Promise<boolean> => {
-    if (!isRemoteSnapshotter(sn)) return false;
+    if (!isRemoteSnapshotter(sn)) {
+      ctx.trailers[REMOTE_FALLBACK_TRAILER] = `${opts.name} does not mount layers remotely`;
+      return false;
+    }
     const existing = await sn.stat(src.target);
     if (existing?.kind === 'committed') return true;
     if (!src.tocDigest) {

@@ -79,10 +79,23 @@ export async function runHelper(helper: string, host: string): Promise<Credentia
   return { username: r.output.Username, password: r.output.Secret };
 }
 
+/** How long an answer is reused: registry clients ask once per request, and helpers are programs. */
+const MEMO_MS = 30_000;
+
 export class DockerConfigCredentials implements CredentialSource {
+  private readonly memo = new Map<string, { at: number; answer: Promise<Credential | undefined> }>();
   constructor(readonly path: string) {}
 
-  async get(host: string): Promise<Credential | undefined> {
+  get(host: string): Promise<Credential | undefined> {
+    const hit = this.memo.get(host);
+    if (hit && Date.now() - hit.at < MEMO_MS) return hit.answer;
+    const answer = this.lookup(host);
+    this.memo.set(host, { at: Date.now(), answer });
+    answer.catch(() => this.memo.delete(host));
+    return answer;
+  }
+
+  private async lookup(host: string): Promise<Credential | undefined> {
     const cfg = readDockerConfig(this.path);
     const want = normalizeKey(host);
     const helperKey = Object.keys(cfg.credHelpers).find((k) => normalizeKey(k) === want);

@@ -1,0 +1,84 @@
+// `edgebuild snapshotter serve`: one of edgebuild's snapshotters as a separate process speaking
+// containerd's snapshots gRPC API on a unix socket, for containerd's [proxy_plugins] and for
+// `edgebuild daemon --oci-worker-proxy-snapshotter-path`. It reads the same config file (registry
+// mirrors, TLS) and auth plugins as every command, so lazy pulls see the same credentials.
+import type { Command } from '../command.ts';
+import { UserError } from '../command.ts';
+import { parseFlags } from '../args.ts';
+import { clientFromContext } from '../../core/registry/from-config.ts';
+import { serveSnapshotter } from '../../core/snapshot/proxy-server.ts';
+import type { Snapshotter } from '../../core/snapshot/types.ts';
+
+const TYPES = ['stargz', 'overlay', 'native'] as const;
+export const DEFAULT_PROXY_SOCKET = '/run/edgebuild/snapshotter.sock';
+
+export const snapshotterCommand: Command = {
+  name: 'snapshotter',
+  summary: 'Serve a snapshotter over containerd\'s snapshots gRPC API (proxy snapshotter)',
+  help: `Usage: edgebuild snapshotter serve [--socket PATH] [--type stargz|overlay|native|auto]
+
+  --socket PATH   unix socket to serve on (default ${DEFAULT_PROXY_SOCKET}, mode 0660)
+  --type T        which snapshotter plugin to serve (default: [worker.oci] snapshotter; auto =
+                  stargz when it works here, else overlay, else native)
+  --config FILE, --root DIR   as for every command: registry settings and credentials for lazy
+                  pulls come from the config file and auth plugins
+
+containerd uses it with, in its config.toml:
+  [proxy_plugins.edgebuild]
+    type = "snapshot"
+    address = "${DEFAULT_PROXY_SOCKET}"
+and \`ctr images pull --snapshotter edgebuild …\`. With --type stargz, layers whose Prepare labels
+name their image and digest (ctr-remote image rpull, nerdctl, CRI) are mounted lazily from the
+registry. SIGTERM/SIGINT stop serving and unmount lazy layers.`,
+  async run(args, ctx) {
+    const { flags, positionals } = parseFlags('snapshotter', args, [
+      { name: 'socket', type: 'string' },
+      { name: 'type', type: 'string' },
+    ]);
+    const sub = positionals[0];
+    if (sub !== 'serve') throw new UserError(`snapshotter: ${sub ? `unknown subcommand ${JSON.stringify(sub)}` : 'missing subcommand'} (try \`edgebuild snapshotter serve --socket PATH\`)`, 2);
+    if (positionals.length > 1) throw new UserError(`snapshotter serve: unexpected argument ${JSON.stringify(positionals[1])}`, 2);
+    const socket = (flags.socket as string | undefined) ?? DEFAULT_PROXY_SOCKET;
+    const type = (flags.type as string | undefined) ?? ctx.config.worker.oci.snapshotter;
+    if (type !== 'auto' && !(TYPES as readonly string[]).includes(type)) throw new UserError(`snapshotter serve: --type ${JSON.stringify(type)}: expected ${TYPES.join(', ')} or auto`, 2);
+
+    const host = await ctx.plugins();
+    let chosen: string | undefined;
+    let sn: Snapshotter | undefined;
+    for (const id of type === 'auto' ? TYPES : [type]) {
+      const st = host.state(`snapshotter.${id}`);
+      if (st?.status === 'ok') {
+        chosen = id;
+        sn = st.instance as Snapshotter;
+        break;
+      }
+      if (type !== 'auto') throw new UserError(`snapshotter serve: snapshotter.${id} is ${st ? `${st.status}${st.reason ? `: ${st.reason}` : ''}` : 'not registered'} (see \`edgebuild plugins ls\`)`);
+    }
+    if (!sn || !chosen) throw new UserError('snapshotter serve: no snapshotter works here (see `edgebuild plugins ls`)');
+
+    const registry = await clientFromContext({ config: ctx.config, plugins: ctx.plugins, signal: ctx.signal });
+    let server;
+    try {
+      server = await serveSnapshotter(sn, socket, {
+        name: `snapshotter.${chosen}`,
+        blobSize: async (src) => {
+          const size = await registry.blobExists({ registry: src.registry, repository: src.repository }, src.digest);
+          if (size === undefined) throw new Error(`layer ${src.digest} is not in ${src.registry}/${src.repository}`);
+          return size;
+        },
+        log: ctx.err,
+      });
+    } catch (e) {
+      throw new UserError(`snapshotter serve: ${(e as Error).message.split('\n')[0]}`);
+    }
+    ctx.err(`edgebuild snapshotter: serving snapshotter.${chosen} on ${socket}`);
+    await new Promise<void>((resolve) => {
+      if (ctx.signal.aborted) resolve();
+      ctx.signal.addEventListener('abort', () => resolve(), { once: true });
+    });
+    ctx.err('edgebuild snapshotter: stopping');
+    await server.close();
+    await host.close();
+    return 0;
+  },
+};
