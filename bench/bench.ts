@@ -10,7 +10,7 @@ import { createNetns, shapingProblem, type BenchNetns } from './net/netns.ts';
 import { startBenchRegistry, type BenchRegistry } from './net/registry.ts';
 import { startDelayLine, type DelayLine } from './net/delay-line.ts';
 import { measureNet } from './net/check.ts';
-import { prepareVariant, type VariantSpec } from './variants.ts';
+import { findVariant, prepareVariant, type VariantSpec } from './variants.ts';
 import { cachedRebuild, coldRun, type RunFigures } from './cold-run.ts';
 import type { Peer } from './peers.ts';
 import type { Workload } from './workloads.ts';
@@ -153,11 +153,18 @@ export async function runBench(opts: BenchOptions, io: BenchIO): Promise<BenchRe
     for (const v of opts.variants) if (!usable.has(v.snapshotter)) usable.set(v.snapshotter, await io.snapshotterProblem(v.snapshotter));
     const variants = opts.variants.filter((v) => !(opts.skipUnavailable && usable.get(v.snapshotter)));
     for (const v of opts.variants) if (!variants.includes(v)) say(`variant ${v.name} left out: snapshotter ${v.snapshotter}: ${usable.get(v.snapshotter)}`);
-    progress.plan(opts.workloads.length * variants.length);
+    const peers = opts.peers.filter((p) => {
+      const why = p.problem();
+      if (why) say(`peer ${p.name} left out: ${why}`);
+      return !why;
+    });
+    // Peers and cached rebuilds use the legacy (gzip) image even when it is not a timed variant.
+    const pushed = (peers.length || opts.rebuild) && !variants.some((v) => v.name === 'legacy') ? [findVariant('legacy'), ...variants] : variants;
+    progress.plan(opts.workloads.length * pushed.length);
     const tmp = join(workDir, 'convert');
     mkdirSync(tmp, { recursive: true });
     for (const w of opts.workloads) {
-      for (const v of variants) {
+      for (const v of pushed) {
         progress.step(`image ${w.name}:${v.name} into the registry`);
         try {
           refs.set(`${w.name}/${v.name}`, await prepareVariant({ variant: v, workload: w.name, layout: layouts.get(w.name)!, record: records.get(w.name)!, registryHost: network.delay.host, cacheDir: opts.cacheDir, client, tmpDir: tmp }));
@@ -193,11 +200,6 @@ export async function runBench(opts: BenchOptions, io: BenchIO): Promise<BenchRe
     }
 
     // 4. Cold runs: run i of every variant before run i+1, so drift spreads evenly.
-    const peers = opts.peers.filter((p) => {
-      const why = p.problem();
-      if (why) say(`peer ${p.name} left out: ${why}`);
-      return !why;
-    });
     progress.plan(opts.workloads.length * (variants.length + peers.length) * opts.runs);
     for (const w of opts.workloads) {
       const entries = new Map<string, ResultEntry>();
@@ -223,17 +225,17 @@ export async function runBench(opts: BenchOptions, io: BenchIO): Promise<BenchRe
           if (e.error) continue;
           await attempt(e, () => coldRun({ workload: w, ref: r.ref, snapshotter: v.snapshotter, workDir, registryStorage: network!.registry?.storageDir, delay: network!.delay, configPath: io.configPath, signal: io.signal }));
         }
-        const legacy = refs.get(`${w.name}/legacy`) ?? [...refs.entries()].find(([k, r]) => k.startsWith(`${w.name}/`) && 'ref' in r && k.endsWith('/legacy'))?.[1];
+        const legacy = refs.get(`${w.name}/legacy`);
         for (const p of peers) {
           const e = entry(p.name, 'peer');
           progress.step(`${w.name} ${p.name} run ${i + 1}/${opts.runs}`);
           if (!legacy || !('ref' in legacy)) {
-            e.error = 'needs the legacy variant (the same gzip image)';
+            e.error = `needs the gzip (legacy) image: ${legacy && 'error' in legacy ? legacy.error : 'not prepared'}`;
             continue;
           }
           if (e.error) continue;
           e.image = legacy.ref;
-          await attempt(e, () => p.run({ workload: w, ref: legacy.ref, workDir, registryStorage: network!.registry?.storageDir, delay: network!.delay }));
+          await attempt(e, () => p.run({ workload: w, ref: legacy.ref, workDir, registryStorage: network!.registry?.storageDir, delay: network!.delay, signal: io.signal }));
         }
       }
       for (const e of entries.values()) {

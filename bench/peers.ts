@@ -25,6 +25,7 @@ export interface PeerRunOptions {
   workDir: string;
   registryStorage?: string;
   delay: DelayLine;
+  signal?: AbortSignal;
 }
 
 /** The user's registry logins play no part: the bench registry is open. */
@@ -32,12 +33,16 @@ const NO_AUTH = { REGISTRY_AUTH_FILE: '/nonexistent-edgebuild-bench-auth.json' }
 
 const missing = (tool: string) => (spawnSync(tool, ['--version']).error ? `${tool} is not installed (apt-get install ${tool})` : undefined);
 
-async function timedSpawn(argv: string[], what: string, env: Record<string, string> = {}): Promise<{ secs: number; rss: number }> {
+async function timedSpawn(argv: string[], what: string, signal?: AbortSignal, env: Record<string, string> = {}): Promise<{ secs: number; rss: number }> {
+  signal?.throwIfAborted();
   const t0 = performance.now();
   const p = Bun.spawn(argv, { stdout: 'pipe', stderr: 'pipe', env: { ...process.env, ...env } });
+  const stop = () => p.kill('SIGTERM');
+  signal?.addEventListener('abort', stop);
   const peak = watchPeakRss(p.pid);
   const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
   const rss = peak();
+  signal?.removeEventListener('abort', stop);
   if (code !== 0) throw new Error(`${what}: ${argv.slice(0, 3).join(' ')}… exited ${code}: ${(err || out).trim().split('\n').slice(-3).join(' | ')}`);
   return { secs: (performance.now() - t0) / 1000, rss };
 }
@@ -57,8 +62,8 @@ export const skopeoUmoci: Peer = {
     const dir = prepare(o, 'skopeo-');
     try {
       const t0 = performance.now();
-      const copy = await timedSpawn(['skopeo', '--insecure-policy', 'copy', '--quiet', '--src-tls-verify=false', `docker://${o.ref}`, `oci:${join(dir, 'oci')}:img`], 'skopeo copy', NO_AUTH);
-      const unpack = await timedSpawn(['umoci', 'unpack', '--image', `${join(dir, 'oci')}:img`, join(dir, 'bundle')], 'umoci unpack');
+      const copy = await timedSpawn(['skopeo', '--insecure-policy', 'copy', '--quiet', '--src-tls-verify=false', `docker://${o.ref}`, `oci:${join(dir, 'oci')}:img`], 'skopeo copy', o.signal, NO_AUTH);
+      const unpack = await timedSpawn(['umoci', 'unpack', '--image', `${join(dir, 'oci')}:img`, join(dir, 'bundle')], 'umoci unpack', o.signal);
       const net = o.delay.stats();
       const run = await runOnCopy(join(dir, 'bundle', 'rootfs'), o.workload);
       return {
@@ -88,10 +93,11 @@ export const buildah: Peer = {
       const context = join(dir, 'context');
       writeContext(context, o.workload, o.ref);
       const t0 = performance.now();
-      const pull = await timedSpawn(['buildah', ...storage, 'pull', '--quiet', '--tls-verify=false', o.ref], 'buildah pull');
+      const pull = await timedSpawn(['buildah', ...storage, 'pull', '--quiet', '--tls-verify=false', o.ref], 'buildah pull', o.signal);
       const bud = await timedSpawn(
         ['buildah', ...storage, 'bud', '--quiet', '--tls-verify=false', '--isolation', 'oci', '--network', 'host', '--layers=false', ...(o.workload.exportsLocal ? ['--output', `type=local,dest=${join(dir, 'out')}`] : []), '-f', join(context, 'Dockerfile'), context],
         'buildah bud',
+        o.signal,
       );
       const net = o.delay.stats();
       return {

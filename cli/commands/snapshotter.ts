@@ -7,6 +7,7 @@ import { UserError } from '../command.ts';
 import { parseFlags } from '../args.ts';
 import { clientFromContext } from '../../core/registry/from-config.ts';
 import { serveSnapshotter } from '../../core/snapshot/proxy-server.ts';
+import { blobSize } from '../../core/snapshot/blob-size.ts';
 import type { Snapshotter } from '../../core/snapshot/types.ts';
 
 const TYPES = ['stargz', 'overlay', 'native'] as const;
@@ -61,11 +62,7 @@ registry. SIGTERM/SIGINT stop serving and unmount lazy layers.`,
     try {
       server = await serveSnapshotter(sn, socket, {
         name: `snapshotter.${chosen}`,
-        blobSize: async (src) => {
-          const size = await registry.blobExists({ registry: src.registry, repository: src.repository }, src.digest);
-          if (size === undefined) throw new Error(`layer ${src.digest} is not in ${src.registry}/${src.repository}`);
-          return size;
-        },
+        blobSize: (src) => blobSize(registry, src, ctx.signal),
         log: ctx.err,
       });
     } catch (e) {

@@ -27,6 +27,7 @@ import { diffDirs, type DiffOptions, type LayerDigest, type LayerStream } from '
 import type { TarSource } from '../layer/tar-reader.ts';
 import type { LayerSnapshotter } from '../layer/types.ts';
 import { mountAll, unmountAll } from './mount.ts';
+import { ownedPrefix } from '../layer/owner.ts';
 import { REMOTE_FALLBACK_TRAILER, REMOTE_STATUS_SERVICE, RemoteStatusSchema } from './proxy-server.ts';
 import { remoteLabelsFor } from './remote-labels.ts';
 import type { Mount, PrepareOptions, RemoteLayer, RemotePrepareResult, RemoteSnapshotter, SnapshotInfo, SnapshotKind, SnapshotUsage } from './types.ts';
@@ -37,7 +38,8 @@ import { join } from 'node:path';
 export interface ProxySnapshotterOptions {
   /** The `snapshotter` field of requests (containerd sends its proxy plugin's name). */
   name?: string;
-  /** Where applyLayer/diff mount snapshots (default the system temp dir). */
+  /** Where applyLayer/diff mount snapshots (default the system temp dir). Entries are named
+   *  with ownedPrefix('view-'), so a worker's sweepDeadEntries(<root>/tmp) cleans up after a crash. */
   mountDir?: string;
   /** Per-call timeout in ms (default none: applying a layer on the server side can take long). */
   timeoutMs?: number;
@@ -136,7 +138,7 @@ export class ProxySnapshotter implements LayerSnapshotter, RemoteSnapshotter {
 
   /** Mounts `mounts` on a fresh dir for the duration of fn. */
   private async withMounted<T>(mounts: Mount[], fn: (dir: string) => Promise<T>): Promise<T> {
-    const dir = mkdtempSync(join(this.opts.mountDir ?? tmpdir(), 'eb-proxy-'));
+    const dir = mkdtempSync(join(this.opts.mountDir ?? tmpdir(), ownedPrefix('view-')));
     try {
       await mountAll(mounts, dir);
       return await fn(dir);
@@ -172,7 +174,7 @@ export class ProxySnapshotter implements LayerSnapshotter, RemoteSnapshotter {
     const views: string[] = [];
     const dirs: string[] = [];
     const mountTmp = async (mounts: Mount[]) => {
-      const dir = mkdtempSync(join(this.opts.mountDir ?? tmpdir(), 'eb-proxy-diff-'));
+      const dir = mkdtempSync(join(this.opts.mountDir ?? tmpdir(), ownedPrefix('view-')));
       dirs.push(dir);
       await mountAll(mounts, dir);
       return dir;
@@ -198,8 +200,15 @@ export class ProxySnapshotter implements LayerSnapshotter, RemoteSnapshotter {
       }
       const upper = await mountTmp(upperMounts);
       const out = diffDirs(lower, upper, opts);
-      out.done.then(cleanup, cleanup).catch(() => {});
-      return out;
+      // done settles only after the mounts and views are gone.
+      const done = out.done.then(
+        async (r) => (await cleanup(), r),
+        async (e) => {
+          await cleanup().catch(() => {});
+          throw e;
+        },
+      );
+      return { stream: out.stream, done };
     } catch (e) {
       await cleanup().catch(() => {});
       throw e;

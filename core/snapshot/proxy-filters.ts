@@ -79,8 +79,9 @@ function parseFilter(text: string): Selector[] {
 function matches(i: SnapshotInfo, s: Selector): boolean {
   const val = fieldValue(i, s.field);
   if (!s.op) return val !== undefined && val !== '';
-  if (s.op === '==') return val === s.value;
-  if (s.op === '!=') return val !== s.value;
+  // An absent field compares as "": containerd asks for parent=="" to find a root snapshot.
+  if (s.op === '==') return (val ?? '') === s.value;
+  if (s.op === '!=') return (val ?? '') !== s.value;
   return val !== undefined && s.re!.test(val);
 }
 

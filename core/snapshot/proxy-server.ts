@@ -81,6 +81,14 @@ function requireKey(key: string, field = 'key'): string {
 
 export function snapshotsService(sn: Snapshotter, opts: ProxyServerOptions) {
   const log = opts.log ?? (() => {});
+  // Labels of containerd's Prepare (snapshot.ref above all: containerd finds the committed target
+  // by it) added to snapshots a RemoteSnapshotter committed itself, which takes no labels.
+  // In memory: containerd records them in its own metadata right after, so a restart loses nothing.
+  const remoteLabels = new Map<string, Record<string, string>>();
+  const withRemoteLabels = (i: SnapshotInfo): SnapshotInfo => {
+    const extra = remoteLabels.get(i.key);
+    return extra ? { ...i, labels: { ...extra, ...i.labels } } : i;
+  };
   const wrap =
     <T>(fn: (req: Uint8Array, ctx: CallContext) => Promise<T>, encode: (m: T) => Uint8Array) =>
     async (req: Uint8Array, ctx: CallContext) => {
@@ -92,13 +100,16 @@ export function snapshotsService(sn: Snapshotter, opts: ProxyServerOptions) {
     };
 
   /** containerd's remote-snapshot path. Returns true when the target was committed lazily. */
-  const prepareRemote = async (key: string, parent: string, src: RemoteSource, ctx: CallContext): Promise<boolean> => {
+  const prepareRemote = async (key: string, parent: string, src: RemoteSource, labels: Record<string, string>, ctx: CallContext): Promise<boolean> => {
     if (!isRemoteSnapshotter(sn)) {
       ctx.trailers[REMOTE_FALLBACK_TRAILER] = `${opts.name} does not mount layers remotely`;
       return false;
     }
     const existing = await sn.stat(src.target);
-    if (existing?.kind === 'committed') return true;
+    if (existing?.kind === 'committed') {
+      remoteLabels.set(src.target, labels);
+      return true;
+    }
     if (!src.tocDigest) {
       ctx.trailers[REMOTE_FALLBACK_TRAILER] = `layer ${src.digest} has no ${'containerd.io/snapshot/stargz/toc.digest'} label (not eStargz)`;
       return false;
@@ -118,6 +129,7 @@ export function snapshotsService(sn: Snapshotter, opts: ProxyServerOptions) {
       ctx.signal,
     );
     if (res.lazy) {
+      remoteLabels.set(src.target, labels);
       log(`${opts.name}: ${src.target} is layer ${src.digest} of ${src.imageRef}, mounted lazily (for ${key})`);
       return true;
     }
@@ -133,7 +145,7 @@ export function snapshotsService(sn: Snapshotter, opts: ProxyServerOptions) {
         const r = PrepareRequestCodec.decode(b);
         requireKey(r.key);
         const src = remoteSourceOf(r.labels);
-        if (src && (await prepareRemote(r.key, r.parent, src, ctx))) {
+        if (src && (await prepareRemote(r.key, r.parent, src, r.labels, ctx))) {
           throw new GrpcError(Code.ALREADY_EXISTS, `target snapshot ${JSON.stringify(src.target)} already exists`);
         }
         return { mounts: toPbMounts(await sn.prepare(r.key, r.parent || undefined, { labels: r.labels })) };
@@ -149,14 +161,16 @@ export function snapshotsService(sn: Snapshotter, opts: ProxyServerOptions) {
         return {};
       }, Empty.encode),
       Remove: wrap(async (b) => {
-        await sn.remove(requireKey(KeyRequestCodec.decode(b).key));
+        const key = requireKey(KeyRequestCodec.decode(b).key);
+        await sn.remove(key);
+        remoteLabels.delete(key);
         return {};
       }, Empty.encode),
       Stat: wrap(async (b) => {
         const key = requireKey(KeyRequestCodec.decode(b).key);
         const info = await sn.stat(key);
         if (!info) throw new GrpcError(Code.NOT_FOUND, `snapshot ${JSON.stringify(key)} does not exist`);
-        return { info: infoToPb(info) };
+        return { info: infoToPb(withRemoteLabels(info)) };
       }, InfoResponseCodec.encode),
       Update: wrap(async (b) => {
         const r = UpdateRequestCodec.decode(b);
@@ -177,7 +191,8 @@ export function snapshotsService(sn: Snapshotter, opts: ProxyServerOptions) {
         const out: Uint8Array[] = [];
         try {
           filter = snapshotFilter(ListRequestCodec.decode(b).filters);
-          await sn.walk((i) => {
+          await sn.walk((raw) => {
+            const i = withRemoteLabels(raw);
             if (!filter(i)) return;
             batch.push(infoToPb(i));
             // containerd sends 100 infos per message; so do we.

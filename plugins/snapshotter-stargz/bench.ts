@@ -3,6 +3,7 @@
 //   cold  – one big file read through a fresh lazy mount vs `curl` of the same byte range (target ≥ 0.5×)
 //   warm  – the same file again from a new mount over the chunk cache vs local disk (target ≥ 0.8×)
 //   stat  – `find | xargs stat` over a 10,000-file layer vs the layer unpacked on disk (target ≤ 2×)
+// BENCH_CONFIG='{"fuse":{"passthrough":true}}' overrides plugin settings (JSON, config.ts names).
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

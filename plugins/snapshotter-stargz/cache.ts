@@ -2,8 +2,7 @@
 // `<plugin root>/cache/<layer>/`, written to a temp name and renamed, so a reader (any worker, any
 // process) sees a whole chunk or none. Only bytes that passed their chunkDigest are written. When
 // the disk is full it falls back to memory (the LRU in front) with one warning.
-import { mkdirSync, rmSync, statSync } from "node:fs";
-import { mkdir, open, readFile, rename, unlink, writeFile } from "node:fs/promises";
+import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { chunkCachePath, layerCacheDir, type ChunkRef } from "./lazyfs/chunks.ts";
 import { ByteLru } from "./lazyfs/lru.ts";
@@ -42,17 +41,17 @@ export class ChunkCache {
   }
 
   /** Stores verified bytes. Returns false when they are kept in memory only. */
-  async put(layer: string, c: ChunkRef, bytes: Uint8Array): Promise<boolean> {
+  put(layer: string, c: ChunkRef, bytes: Uint8Array): boolean {
     if (!this.memoryOnly) {
       const path = this.path(layer, c);
       const tmp = `${path}.tmp-${randomBytes(6).toString("hex")}`;
       try {
-        await mkdir(layerCacheDir(this.dir, layer), { recursive: true });
-        await writeFile(tmp, bytes);
-        await rename(tmp, path);
+        mkdirSync(layerCacheDir(this.dir, layer), { recursive: true });
+        writeFileSync(tmp, bytes);
+        renameSync(tmp, path);
         return true;
       } catch (e) {
-        await unlink(tmp).catch(() => {}); // may never have been created
+        removeQuietly(tmp);
         const code = (e as NodeJS.ErrnoException).code ?? "";
         if (!DISK_FULL.has(code)) throw new Error(`stargz cache: cannot write ${path}: ${(e as Error).message}`);
         if (!this.memoryOnly) this.log(`stargz cache: ${this.dir} is full (${code}); keeping fetched chunks in memory only from now on`);
@@ -67,19 +66,19 @@ export class ChunkCache {
    * Writes the whole file (temp + rename) from its cached chunks, for FUSE passthrough. Skipped in
    * memory-only mode; failures only cost the passthrough, so they are logged, not thrown.
    */
-  async assemble(layer: string, chunks: ChunkRef[], dest: string): Promise<void> {
+  assemble(layer: string, chunks: ChunkRef[], dest: string): void {
     if (this.memoryOnly) return;
     const tmp = `${dest}.tmp-${randomBytes(6).toString("hex")}`;
     try {
-      const out = await open(tmp, "w");
+      const fd = openSync(tmp, "w");
       try {
-        for (const c of chunks) await out.write(await readFile(this.path(layer, c)), 0, c.chunkSize, c.chunkOffset);
+        for (const c of chunks) writeSync(fd, readFileSync(this.path(layer, c)), 0, c.chunkSize, c.chunkOffset);
       } finally {
-        await out.close();
+        closeSync(fd);
       }
-      await rename(tmp, dest);
+      renameSync(tmp, dest);
     } catch (e) {
-      await unlink(tmp).catch(() => {});
+      removeQuietly(tmp);
       this.log(`stargz cache: cannot assemble ${dest} for passthrough: ${(e as Error).message}`);
     }
   }
@@ -87,5 +86,13 @@ export class ChunkCache {
   /** Drops a layer's cached chunks (e.g. when the layer is removed for good). */
   dropLayer(layer: string): void {
     rmSync(layerCacheDir(this.dir, layer), { recursive: true, force: true });
+  }
+}
+
+function removeQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // never created
   }
 }

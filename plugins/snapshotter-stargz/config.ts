@@ -49,6 +49,8 @@ export const StargzConfigSchema = v.strictObject({
     }),
     {},
   ),
+  /** Threads that inflate and verify fetched chunks (0: the fetch thread does it). */
+  decode_threads: v.optional(uint, 2),
   /** "user" when overlayfs runs with userxattr (opaque dirs then report user.overlay.opaque). */
   overlay_xattr_prefix: v.optional(v.picklist(["trusted", "user"]), "trusted"),
 });

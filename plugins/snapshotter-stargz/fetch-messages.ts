@@ -12,6 +12,14 @@ export interface FetchThreadInit {
   registries: RegistryConfigMap;
   cacheDir: string;
   tocDir: string;
+  /** One port per decoder thread (transferred). */
+  decoders: MessagePort[];
+}
+
+/** Posted to each decoder thread (whose entry is lazyfs/fs.ts too). */
+export interface DecoderThreadInit {
+  type: "stargz-decoder-thread-init";
+  port: MessagePort;
 }
 
 export interface LayerStatus {

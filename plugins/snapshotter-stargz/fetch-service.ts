@@ -7,6 +7,7 @@ import { openEstargz, type EstargzReader } from "./estargz/index.ts";
 import { BlobSource } from "./blob-source.ts";
 import { ChunkCache } from "./cache.ts";
 import type { StargzConfig } from "./config.ts";
+import { DecodePool } from "./decode-pool.ts";
 import { LayerFetcher } from "./fetcher.ts";
 import type { FetchThreadInit, FromFetchThread, LayerStatus, ToFetchThread } from "./fetch-messages.ts";
 import { buildChunkTable, fileCachePath, type ChunkRef } from "./lazyfs/chunks.ts";
@@ -30,6 +31,7 @@ export class FetchService {
   private readonly tocs: TocStore;
   private readonly layers = new Map<string, ServedLayer>();
   private readonly config: StargzConfig;
+  private readonly decoders: DecodePool;
 
   constructor(
     init: FetchThreadInit,
@@ -44,6 +46,7 @@ export class FetchService {
     });
     this.cache = new ChunkCache(init.cacheDir, (message) => this.post({ t: "log", message }));
     this.tocs = new TocStore(init.tocDir);
+    this.decoders = new DecodePool(init.decoders);
   }
 
   handle(m: ToFetchThread): void {
@@ -61,7 +64,7 @@ export class FetchService {
       }
       this.post({ t: "closed", req: m.req });
     } else if (m.t === "shutdown") {
-      void Promise.allSettled([...this.assembling.values()]).then(() => this.post({ t: "closed", req: m.req }));
+      this.post({ t: "closed", req: m.req }); // writes are synchronous: none is half done between messages
     }
   }
 
@@ -104,12 +107,13 @@ export class FetchService {
       layerDigest: digest, reader, table, source, cache: this.cache,
       maxConcurrency: c.max_concurrency, minRequestBytes: c.blob.chunk_size, maxRequestBytes: 32 << 20,
       log: (msg) => this.log(msg),
+      decoders: this.decoders,
       onCached: c.fuse.passthrough ? (chunk) => this.assembleIfComplete(fetcher, chunk) : undefined,
     });
     const served: ServedLayer = { layer, fetcher, channel: new BroadcastChannel(m.channel), network, state: "mounted", closed: false };
     this.layers.set(key, served);
     const prefetch = this.startPrefetch(served, reader);
-    this.listen(served, prefetch);
+    this.listen(key, served, prefetch);
     const afterPrefetch = async () => {
       await prefetch?.catch(() => {});
       if (served.closed) return;
@@ -126,16 +130,15 @@ export class FetchService {
     return reader.toc;
   }
 
-  private readonly assembling = new Map<string, Promise<void>>();
-
-  /** Passthrough needs one local file per file: build it once the last chunk of a big file lands. */
+  /** Passthrough needs one local file per file: build it once the last chunk of a big file lands
+   *  (synchronously, like every write here: see LayerFetcher.download). */
   private assembleIfComplete(fetcher: LayerFetcher, chunk: ChunkRef): void {
     const ids = fetcher.opts.table.byFile.get(chunk.file.name)!;
     if (ids.length < 2 || !ids.every((id) => fetcher.isCached(id))) return;
     const chunks = ids.map((id) => fetcher.chunks[id]);
     const dest = fileCachePath(this.cache.dir, fetcher.opts.layerDigest, chunks[0]);
-    if (this.assembling.has(dest) || Bun.file(dest).size === chunk.file.size) return;
-    this.assembling.set(dest, this.cache.assemble(fetcher.opts.layerDigest, chunks, dest).finally(() => this.assembling.delete(dest)));
+    if (Bun.file(dest).size === chunk.file.size) return;
+    this.cache.assemble(fetcher.opts.layerDigest, chunks, dest);
   }
 
   private setState(key: string, l: ServedLayer, state: string): void {
@@ -185,8 +188,7 @@ export class FetchService {
   }
 
   /** Answers the FUSE workers' chunk requests for one layer. */
-  private listen(l: ServedLayer, prefetch: Promise<void> | undefined): void {
-    const key = [...this.layers].find(([, v]) => v === l)![0];
+  private listen(key: string, l: ServedLayer, prefetch: Promise<void> | undefined): void {
     const { fetcher, channel } = l;
     const table = fetcher.opts.table;
     const waitCap = this.config.prefetch_timeout_sec * 1000;

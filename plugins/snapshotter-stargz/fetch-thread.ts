@@ -10,7 +10,7 @@
 // The thread's entry is lazyfs/fs.ts, the one extra module the compiled binary carries besides
 // the FUSE server's: it starts the service when it receives FetchThreadInit.
 import { repoModule } from "./fuse/module-url.ts";
-import type { FetchThreadInit, FromFetchThread, LayerStatus, ToFetchThread } from "./fetch-messages.ts";
+import type { DecoderThreadInit, FetchThreadInit, FromFetchThread, LayerStatus, ToFetchThread } from "./fetch-messages.ts";
 import type { ParsedToc } from "./estargz/index.ts";
 
 export const LAZYFS_MODULE = "plugins/snapshotter-stargz/lazyfs/fs.ts";
@@ -20,12 +20,23 @@ type Request = ToFetchThread extends infer T ? (T extends { req: number } ? Omit
 
 export class FetchThread {
   private readonly worker: Worker;
+  private readonly decoders: Worker[] = [];
   private nextReq = 1;
   private readonly pending = new Map<number, Pending>();
   readonly statuses = new Map<string, LayerStatus>();
   private dead: Error | undefined;
 
-  constructor(init: Omit<FetchThreadInit, "type">, log: (m: string) => void) {
+  constructor(init: Omit<FetchThreadInit, "type" | "decoders">, decoderCount: number, log: (m: string) => void) {
+    // Decoder threads are started here, not by the fetch thread: no worker has to start workers.
+    const ports: MessagePort[] = [];
+    for (let i = 0; i < decoderCount; i++) {
+      const w = new Worker(repoModule(LAZYFS_MODULE));
+      const ch = new MessageChannel();
+      w.postMessage({ type: "stargz-decoder-thread-init", port: ch.port1 } satisfies DecoderThreadInit, [ch.port1]);
+      w.addEventListener("error", (e) => log(`stargz decoder thread ${i} crashed: ${e.message}`));
+      this.decoders.push(w);
+      ports.push(ch.port2);
+    }
     this.worker = new Worker(repoModule(LAZYFS_MODULE));
     this.worker.addEventListener("message", (e: MessageEvent) => {
       const m = e.data as FromFetchThread;
@@ -43,7 +54,7 @@ export class FetchThread {
       for (const p of this.pending.values()) p.reject(this.dead);
       this.pending.clear();
     });
-    this.worker.postMessage({ type: "stargz-fetch-thread-init", ...init } satisfies FetchThreadInit);
+    this.worker.postMessage({ type: "stargz-fetch-thread-init", ...init, decoders: ports } satisfies FetchThreadInit, ports);
   }
 
   private call(m: Request): Promise<FromFetchThread> {
@@ -72,5 +83,6 @@ export class FetchThread {
   async terminate(): Promise<void> {
     if (!this.dead) await Promise.race([this.call({ t: "shutdown" }), Bun.sleep(10_000)]);
     this.worker.terminate();
+    for (const d of this.decoders) d.terminate();
   }
 }

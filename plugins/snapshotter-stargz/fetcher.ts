@@ -5,7 +5,8 @@
 import type { EstargzReader } from "./estargz/index.ts";
 import type { BlobSource } from "./blob-source.ts";
 import type { ChunkCache } from "./cache.ts";
-import { decodeChunk } from "./decode.ts";
+import { EstargzError } from "./estargz/index.ts";
+import type { DecodePool } from "./decode-pool.ts";
 import type { ChunkRef, ChunkTable } from "./lazyfs/chunks.ts";
 
 export interface FetcherOptions {
@@ -20,6 +21,8 @@ export interface FetcherOptions {
   /** Largest single range request. */
   maxRequestBytes: number;
   log: (m: string) => void;
+  /** Decoder threads; without them chunks are decoded on this thread. */
+  decoders?: DecodePool;
   /** Called after a chunk was verified and cached. */
   onCached?: (c: ChunkRef) => void;
 }
@@ -182,19 +185,20 @@ export class LayerFetcher {
       return failures;
     }
     if (process.env.EDGEBUILD_STARGZ_TRACE) this.opts.log(`trace ${performance.now().toFixed(0)} fetched ${todo.map((c) => c.id).join(",")} in ${(performance.now() - t0).toFixed(0)} ms`);
-    // All chunks of the range inflate in parallel on the thread pool.
+    // Writes are synchronous: this thread exists for this work, and the thread pool behind async
+    // fs and zlib calls is shared with whoever is blocked reading our mounts — a process reading
+    // many lazy files at once would leave no pool thread to serve them.
     await Promise.all(
       todo.map(async (c) => {
         try {
           const t1 = performance.now();
-          const plain = await decodeChunk(this.opts.reader, c, bytes.subarray(c.offset - start, c.compressedEnd - start));
-          const t2 = performance.now();
+          const plain = await this.decode(c, bytes.subarray(c.offset - start, c.compressedEnd - start));
           if (!this.isCached(c.id)) {
-            await this.opts.cache.put(this.opts.layerDigest, c, plain);
-            if (process.env.EDGEBUILD_STARGZ_TRACE) this.opts.log(`trace ${performance.now().toFixed(0)} cached ${c.id} decode ${(t2 - t1).toFixed(0)} write ${(performance.now() - t2).toFixed(0)}`);
+            this.opts.cache.put(this.opts.layerDigest, c, plain);
             this.cachedChunks++;
             this.opts.onCached?.(c);
           }
+          if (process.env.EDGEBUILD_STARGZ_TRACE) this.opts.log(`trace ${performance.now().toFixed(0)} cached ${c.id} in ${(performance.now() - t1).toFixed(0)} ms`);
         } catch (e) {
           // EstargzError names the layer, the file and the chunk; never hand out the bytes.
           const err = e as Error;
@@ -205,6 +209,19 @@ export class LayerFetcher {
       }),
     );
     return failures;
+  }
+
+  /** Inflate and verify one chunk: on a decoder thread when there are some. */
+  private async decode(c: ChunkRef, compressed: Uint8Array): Promise<Uint8Array> {
+    const { reader, decoders } = this.opts;
+    if (!decoders?.size) return reader.decodeChunk(c.file, c.index, compressed);
+    const spec = c.file.chunks[c.index];
+    const want = spec.chunkDigest ?? (c.file.chunks.length === 1 ? c.file.digest : undefined);
+    const r = await decoders.decode({ kind: reader.compression, compressed, innerOffset: c.innerOffset, chunkSize: c.chunkSize, want });
+    if ("plain" in r) return r.plain;
+    // A member inflating far past its chunk (the reader streams it and stops early), or a decoder gone.
+    if (r.retryHere) return reader.decodeChunk(c.file, c.index, compressed);
+    throw new EstargzError(reader.layerDigest, c.file.name, `chunk ${c.index} (file offset ${c.chunkOffset}, blob offset ${c.offset}): ${r.error}`);
   }
 }
 

@@ -103,6 +103,7 @@ export class StargzSnapshotter implements RemoteSnapshotter, LayerSnapshotter {
     if (this.closed) throw new Error(`snapshotter.stargz is closed; cannot mount ${layer.descriptor.digest}`);
     this.fetchThread ??= new FetchThread(
       { config: this.opts.config, registries: this.opts.registries ?? {}, cacheDir: this.cacheDir, tocDir: join(this.opts.root, "toc") },
+      this.opts.config.decode_threads,
       this.log,
     );
     const lazy = await LazyLayer.mount({

@@ -13,40 +13,40 @@ afterAll(() => {
 const LONG = 600_000;
 
 describe('fuzz', () => {
-  test('Dockerfile parser and frontend: only FrontendError (file:line)', async () => {
+  test('[slow] Dockerfile parser and frontend: only FrontendError (file:line)', async () => {
     reports.push(await runTarget(dockerfileTarget));
   }, LONG);
-  test('.dockerignore matcher: never throws, deterministic', async () => {
+  test('[slow] .dockerignore matcher: never throws, deterministic', async () => {
     const r = await runTarget(dockerignoreTarget);
     reports.push(r);
   }, LONG);
-  test('reference parser: ReferenceError naming the input; accepted references round-trip', async () => {
+  test('[slow] reference parser: ReferenceError naming the input; accepted references round-trip', async () => {
     const r = await runTarget(referenceTarget);
     reports.push(r);
     expect(r.accepted).toBeGreaterThan(0);
     expect(r.rejected).toBeGreaterThan(0);
   }, LONG);
-  test('manifest and index schemas: only ImageFormatError naming the manifest', async () => {
+  test('[slow] manifest and index schemas: only ImageFormatError naming the manifest', async () => {
     reports.push(await runTarget(manifestTarget));
   }, LONG);
-  test('image config schema: only ImageFormatError naming the digest', async () => {
+  test('[slow] image config schema: only ImageFormatError naming the digest', async () => {
     reports.push(await runTarget(configTarget));
   }, LONG);
-  test('tar reader: only "tar entry …" errors, always terminates', async () => {
+  test('[slow] tar reader: only "tar entry …" errors, always terminates', async () => {
     const r = await runTarget(tarTarget);
     reports.push(r);
     expect(r.rejected).toBeGreaterThan(0);
   }, LONG);
-  test('eStargz TOC parser: only EstargzError naming the layer', async () => {
+  test('[slow] eStargz TOC parser: only EstargzError naming the layer', async () => {
     reports.push(await runTarget(tocTarget(await estargzSeeds())));
   }, LONG);
-  test('eStargz footers: problems reported as values, never thrown', async () => {
+  test('[slow] eStargz footers: problems reported as values, never thrown', async () => {
     reports.push(await runTarget(footerTarget));
   }, LONG);
-  test('openEstargz on damaged blobs: only EstargzError', async () => {
+  test('[slow] openEstargz on damaged blobs: only EstargzError', async () => {
     reports.push(await runTarget(openEstargzTarget(await estargzSeeds())));
   }, LONG);
-  test('FUSE decoder and dispatcher: every request answered, nothing thrown', async () => {
+  test('[slow] FUSE decoder and dispatcher: every request answered, nothing thrown', async () => {
     reports.push(await runTarget(fuseTarget()));
   }, LONG);
 });

@@ -14,10 +14,15 @@ import { skopeoOk } from '../harness/registry-images.ts';
 import { unmountAll } from '../../core/snapshot/mount.ts';
 import { rng } from '../fuzz/engine.ts';
 import { stateProblems } from './crash-state.ts';
+import { layerTar, noise, pushEstargz } from '../plugins/snapshotter-stargz/helpers.ts';
+import { RegistryClient } from '../../core/registry/client.ts';
+import { parseReference } from '../../core/registry/reference.ts';
+import { digestOf } from '../../core/content/digest.ts';
+import { gunzipSync } from 'node:zlib';
 
 // CI budget: 25 pulls (~1 min) but 6 builds (an undisturbed build of the Debian base takes
 // ~10 s here, killed + rerun ~25 s); EDGEBUILD_CRASH_ITERATIONS=25 runs the full 25 of each.
-const ITERATIONS = { pull: Number(process.env.EDGEBUILD_CRASH_ITERATIONS ?? 25), build: Number(process.env.EDGEBUILD_CRASH_ITERATIONS ?? 6) };
+const ITERATIONS = { pull: Number(process.env.EDGEBUILD_CRASH_ITERATIONS ?? 25), build: Number(process.env.EDGEBUILD_CRASH_ITERATIONS ?? 6), 'build-stargz': Number(process.env.EDGEBUILD_CRASH_ITERATIONS ?? 6) };
 const SEED = Number(process.env.EDGEBUILD_CRASH_SEED ?? 8);
 const repo = join(import.meta.dir, '..', '..');
 const work = mkdtempSync(join(tmpdir(), 'eb-crash-'));
@@ -50,7 +55,7 @@ async function killAfter(args: string[], ms: number): Promise<'killed' | 'finish
   return 'killed';
 }
 
-async function crashLoop(name: 'pull' | 'build', makeArgs: (root: string, i: number) => string[], snapshotter?: string): Promise<void> {
+async function crashLoop(name: keyof typeof ITERATIONS, makeArgs: (root: string, i: number) => string[], snapshotter?: string): Promise<void> {
   const r = rng(SEED);
   // How long one undisturbed run takes: kill points are spread over it.
   const probeRoot = join(work, `${name}-probe`);
@@ -91,5 +96,26 @@ RUN cat /data.txt > /copy.txt
 `);
     await crashLoop('build', (root, i) => ['--root', root, 'build', '--snapshotter', 'overlay', '--progress', 'plain', '--local', `context=${ctx}`, '--local', `dockerfile=${ctx}`,
       '--output', `type=local,dest=${join(work, `out-${i}`)}`, '--output', `type=oci,dest=${join(work, `oci-${i}.tar`)}`], 'overlay');
+  }, 3_600_000);
+
+  test('[slow] build (stargz, lazily mounted eStargz base) killed at random points, then built again', async () => {
+    const pushed = await pushEstargz(reg.host, 'lazy/base', layerTar([{ name: 'data', type: 'dir' }, { name: 'data/read-me', data: noise(2_000_000, 1) }, { name: 'data/other', data: noise(1_000_000, 2) }]), { chunkSize: 256 * 1024 } as never);
+    const client = new RegistryClient();
+    const ref = parseReference(`${reg.host}/lazy/base:v1`);
+    const config = new TextEncoder().encode(JSON.stringify({ architecture: 'amd64', os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: [digestOf(gunzipSync(pushed.blob))] } }));
+    await client.uploadBlob(ref, digestOf(config), config.length, config);
+    const manifest = { schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: digestOf(config), size: config.length }, layers: [pushed.layer.descriptor] };
+    await client.putManifest(ref, new TextEncoder().encode(JSON.stringify(manifest)), manifest.mediaType);
+    const ctx = join(work, 'ctx-lazy');
+    mkdirSync(ctx, { recursive: true });
+    writeFileSync(join(ctx, 'data.txt'), 'data\n');
+    writeFileSync(join(ctx, 'Dockerfile'), `FROM ${reg.host}/lazy/base:v1 AS base
+COPY data.txt /data.txt
+FROM scratch
+COPY --from=base /data/read-me /read-me
+COPY --from=base /data.txt /data.txt
+`);
+    await crashLoop('build-stargz', (root, i) => ['--root', root, 'build', '--snapshotter', 'stargz', '--progress', 'plain', '--local', `context=${ctx}`, '--local', `dockerfile=${ctx}`,
+      '--output', `type=local,dest=${join(work, `lazy-out-${i}`)}`]);
   }, 3_600_000);
 });

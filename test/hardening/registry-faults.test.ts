@@ -183,3 +183,24 @@ describe('the CLI with its default retry policy', () => {
     expect(storedBlobs(root2)).toEqual([]);
   }, 60_000);
 });
+
+describe('manifest faults', () => {
+  test('[slow] a manifest GET answered 503 then right is ridden out; wrong manifest bytes fail naming the host and store nothing', async () => {
+    proxy.clear();
+    const manifests = /\/manifests\//;
+    const flaky = proxy.add({ method: 'GET', path: manifests, fault: { kind: 'status', status: 503 }, times: 1 });
+    await runOp('pull');
+    expect(flaky.fired()).toBe(1);
+    proxy.clear();
+    proxy.add({ method: 'GET', path: manifests, fault: { kind: 'wrong-bytes', at: 40 } });
+    const root = tempDir('eb-fault-manifest-');
+    const err = await pullImage(parseReference(`${proxy.host}/src/app:1`), { client: new RegistryClient({ retry: RETRY }), store: new ContentStore(root), images: new ImageStore(root) }).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    proxy.clear();
+    // The Docker-Content-Digest header and the bytes disagree: refused before anything is stored.
+    expect(err?.message).toBe(`pull ${proxy.host}/src/app:1: registry says digest ${img.top.digest} but content is ${err?.message.match(/content is (sha256:[a-f0-9]{64})/)?.[1]} at ${proxy.host}`);
+    expect(existsSync(join(root, 'content', 'blobs', 'sha256')) ? readdirSync(join(root, 'content', 'blobs', 'sha256')) : []).toEqual([]);
+  }, 30_000);
+});

@@ -119,23 +119,27 @@ export function createFs(init: unknown): ReadOnlyFs {
 
 export default createFs;
 
-// The same file is the fetch thread's entry (fetch-thread.ts explains why): start the service
-// when the main thread says so. In FUSE handler workers that message never comes.
+// The same file is the entry of the fetch thread and of the decoder threads (fetch-thread.ts
+// explains why): start the right service when the main thread says so. FUSE handler workers never
+// get these messages.
 declare const self: Worker | undefined;
 if (typeof self !== "undefined" && typeof self.addEventListener === "function" && !Bun.isMainThread) {
   const early: MessageEvent[] = [];
-  const onMessage = (e: MessageEvent) => {
-    const m = e.data as { type?: string } | undefined;
-    if (m?.type !== "stargz-fetch-thread-init") {
-      if (started) early.push(e); // arrived while the service module loads
-      return;
-    }
-    started = true;
-    import("../fetch-thread-main.ts").then(({ startFetchService }) => {
-      self!.removeEventListener("message", onMessage);
-      startFetchService(e.data, self!, early);
-    });
-  };
   let started = false;
+  const onMessage = (e: MessageEvent) => {
+    const type = (e.data as { type?: string } | undefined)?.type;
+    if (type === "stargz-decoder-thread-init") {
+      self!.removeEventListener("message", onMessage);
+      import("../decode-pool.ts").then(({ serveDecodes }) => serveDecodes((e.data as { port: MessagePort }).port));
+    } else if (type === "stargz-fetch-thread-init") {
+      started = true;
+      import("../fetch-thread-main.ts").then(({ startFetchService }) => {
+        self!.removeEventListener("message", onMessage);
+        startFetchService(e.data, self!, early);
+      });
+    } else if (started) {
+      early.push(e); // arrived while the service module loads
+    }
+  };
   self.addEventListener("message", onMessage);
 }

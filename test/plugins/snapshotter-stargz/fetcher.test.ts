@@ -7,6 +7,7 @@ import { BlobSource } from "../../../plugins/snapshotter-stargz/blob-source.ts";
 import { ChunkCache } from "../../../plugins/snapshotter-stargz/cache.ts";
 import { buildEstargz, bytesSource, openEstargz } from "../../../plugins/snapshotter-stargz/estargz/index.ts";
 import { LayerFetcher } from "../../../plugins/snapshotter-stargz/fetcher.ts";
+import { DecodePool, serveDecodes } from "../../../plugins/snapshotter-stargz/decode-pool.ts";
 import { buildChunkTable } from "../../../plugins/snapshotter-stargz/lazyfs/chunks.ts";
 import { removeTempDirs, tempDir } from "../../harness/temp-dir.ts";
 import { layerTar, noise } from "./helpers.ts";
@@ -16,7 +17,7 @@ afterAll(removeTempDirs);
 const DIGEST = `sha256:${"ab".repeat(32)}`;
 const big = noise(300_000, 5);
 
-async function setup(opts: { tamper?: (blob: Uint8Array) => void; minRequestBytes?: number; failFirst?: number } = {}) {
+async function setup(opts: { tamper?: (blob: Uint8Array) => void; minRequestBytes?: number; failFirst?: number; decoders?: number } = {}) {
   const built = await buildEstargz(layerTar([{ name: "a", data: "alpha\n" }, { name: "b", data: "bravo\n" }, { name: "big", data: big }]), { chunkSize: 100_000 });
   const blob = built.blob!;
   const served = new Uint8Array(blob);
@@ -36,14 +37,21 @@ async function setup(opts: { tamper?: (blob: Uint8Array) => void; minRequestByte
   const source = new BlobSource({ client, repo: { registry: "r", repository: "x" }, digest: DIGEST, size: blob.length, deadlineMs: 2000, minWaitMs: 10, maxWaitMs: 50 });
   const logs: string[] = [];
   const cache = new ChunkCache(tempDir("cache-"), (m) => logs.push(m));
-  const fetcher = new LayerFetcher({ layerDigest: DIGEST, reader, table, source, cache, maxConcurrency: 2, minRequestBytes: opts.minRequestBytes ?? 0, maxRequestBytes: 32 << 20, log: (m) => logs.push(m) });
+  // Decoders on ports served by this same thread: the message path is what is under test here.
+  const ports = Array.from({ length: opts.decoders ?? 0 }, () => {
+    const ch = new MessageChannel();
+    serveDecodes(ch.port1);
+    return ch.port2;
+  });
+  const decoders = ports.length ? new DecodePool(ports) : undefined;
+  const fetcher = new LayerFetcher({ layerDigest: DIGEST, reader, table, source, cache, maxConcurrency: 2, minRequestBytes: opts.minRequestBytes ?? 0, maxRequestBytes: 32 << 20, log: (m) => logs.push(m), decoders });
   const ids = (name: string) => table.byFile.get(name)!;
   return { blob, reader, table, fetcher, cache, requests, logs, ids };
 }
 
 describe("LayerFetcher", () => {
-  test("callers waiting on the same chunk share one request", async () => {
-    const t = await setup();
+  test.each([0, 2])("callers waiting on the same chunk share one request (%d decoder threads)", async (decoders) => {
+    const t = await setup({ decoders });
     const [c] = t.ids("big");
     await Promise.all([t.fetcher.ensure([c]), t.fetcher.ensure([c]), t.fetcher.ensure([c])]);
     expect(t.requests).toHaveLength(1);
@@ -70,10 +78,10 @@ describe("LayerFetcher", () => {
     expect(g.fetcher.isCached(g.ids("big")[0])).toBe(false); // would pass 50,000 bytes
   });
 
-  test("a chunk that does not match its digest is refused, logged with layer and file, and not cached", async () => {
+  test.each([0, 2])("a chunk that does not match its digest is refused, logged with layer and file, and not cached (%d decoder threads)", async (decoders) => {
     const t0 = await setup();
     const c = t0.table.chunks[t0.ids("big")[1]];
-    const t = await setup({ tamper: (b) => (b[c.offset + 100] ^= 0x55) });
+    const t = await setup({ decoders, tamper: (b) => (b[c.offset + 100] ^= 0x55) });
     const err = await t.fetcher.ensure([c.id]).then(() => undefined, (e: Error) => e);
     expect(err?.message).toContain(DIGEST);
     expect(err?.message).toContain('"big"');

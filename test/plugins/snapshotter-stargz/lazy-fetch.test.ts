@@ -266,4 +266,41 @@ describe("lazy reads over the network", () => {
       await s.close();
     }
   }, 30_000);
+
+  test("[slow] after the process is killed, the next one detaches the dead mount and mounts the layer again", async () => {
+    const root = tempDir("stargz-");
+    const child = Bun.spawn([process.execPath, join(import.meta.dir, "killed-entry.ts"), root, JSON.stringify(sample.layer)], { stdout: "pipe", stderr: "pipe" });
+    const [out, err] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+    expect(child.signalCode, err).toBe("SIGKILL");
+    expect(out).toBe("edgebuild\n");
+    expect(fuseMountsUnder(root)).toHaveLength(1); // left behind, its server gone
+    const logs: string[] = [];
+    const s = newSnapshotter(root, testConfig({ noprefetch: true }), logs);
+    try {
+      expect(logs.some((l) => l.includes("stale"))).toBe(true);
+      expect(fuseMountsUnder(root)).toEqual([]);
+      expect((await s.stat("layer/k"))?.labels["containerd.io/snapshot/remote"]).toBe("true");
+      const dir = await layerDir(s, "layer/k");
+      expect(readFileSync(join(dir, "etc/shadow"), "utf8")).toBe("root:*:19000::::::\n");
+      expect(fuseMountsUnder(root)).toEqual([dir]);
+    } finally {
+      await s.close();
+    }
+    expect(fuseMountsUnder(root)).toEqual([]);
+  }, 30_000);
+
+  test("[slow] removing a lazy snapshot unmounts it", async () => {
+    const root = tempDir("stargz-");
+    const s = newSnapshotter(root, testConfig({ noprefetch: true }));
+    try {
+      expect(await s.prepareRemote("layer/rm", undefined, sample.layer)).toEqual({ lazy: true });
+      expect(fuseMountsUnder(root)).toHaveLength(1);
+      await s.remove("layer/rm");
+      expect(fuseMountsUnder(root)).toEqual([]);
+      expect(await s.stat("layer/rm")).toBeUndefined();
+      expect(s.remoteStatus()).toEqual([]);
+    } finally {
+      await s.close();
+    }
+  }, 30_000);
 });
