@@ -4,6 +4,7 @@ import { dockerConfigAuth } from './auth-docker-config/index.ts';
 import { gzipPlugin } from './compressor-gzip/index.ts';
 import { uncompressedPlugin } from './compressor-uncompressed/index.ts';
 import { zstdPlugin } from './compressor-zstd/index.ts';
+import { estargzPlugin, zstdchunkedPlugin } from './compressor-estargz/index.ts';
 import { runcExecutor } from './executor-runc/index.ts';
 import { dockerExporterPlugin } from './exporter-docker/index.ts';
 import { imageExporterPlugin, registryExporterPlugin } from './exporter-image/index.ts';
@@ -19,6 +20,8 @@ export const builtinPlugins: PluginRegistration<any, any>[] = [
   dockerConfigAuth,
   gzipPlugin,
   zstdPlugin,
+  estargzPlugin,
+  zstdchunkedPlugin,
   uncompressedPlugin,
   dockerfileFrontendPlugin,
   overlaySnapshotter,

@@ -7,5 +7,8 @@ import { copyCommand } from './copy.ts';
 import { pluginsCommand } from './plugins.ts';
 import { duCommand, pruneCommand } from './du.ts';
 import { daemonCommand } from './daemon.ts';
+import { convertCommand } from './convert.ts';
+import { benchCommand } from './bench.ts';
+import { snapshotterCommand } from './snapshotter.ts';
 
-export const commands: Command[] = [buildCommand, daemonCommand, pullCommand, inspectCommand, copyCommand, duCommand, pruneCommand, pluginsCommand];
+export const commands: Command[] = [buildCommand, daemonCommand, pullCommand, inspectCommand, copyCommand, convertCommand, benchCommand, snapshotterCommand, duCommand, pruneCommand, pluginsCommand];
