@@ -250,7 +250,13 @@ describe.skipIf(stargzProblem !== undefined)('`edgebuild snapshotter serve --typ
       expect(lines.join('\n')).toContain('serving snapshotter.stargz');
 
       const ref = `${authReg.host}/debian:esgz`;
-      const pull = await ctr_remote('image', 'rpull', '--plain-http', '--user', 'edge:s3cret', '--snapshotter', 'edgebuild-cli', ref);
+      let pull = await ctr_remote('image', 'rpull', '--plain-http', '--user', 'edge:s3cret', '--snapshotter', 'edgebuild-cli', ref);
+      // containerd dialed this proxy's socket at its own start, before the command served it, and
+      // its gRPC channel may still be in backoff: a dial timeout is retried once after it settles.
+      if (pull.code !== 0 && /Error while dialing/.test(pull.err)) {
+        await Bun.sleep(3000);
+        pull = await ctr_remote('image', 'rpull', '--plain-http', '--user', 'edge:s3cret', '--snapshotter', 'edgebuild-cli', ref);
+      }
       if (pull.code !== 0) console.error(pull.err, lines.join('\n'));
       expect(pull.code).toBe(0);
       const run = await ctr('run', '--rm', '--snapshotter', 'edgebuild-cli', ref, `eb-cli-${process.pid}`, 'cat', '/etc/debian_version');
