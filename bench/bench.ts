@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { RegistryClient } from '../core/registry/client.ts';
 import { baseImage } from './images/layout.ts';
-import { computeTime, physicalLimit, recordWorkload, type WorkloadRecord } from './limit.ts';
+import { computeTime, lazyReadPlan, openEstargzImage, physicalLimit, recordWorkload, type LazyReadPlan, type WorkloadRecord } from './limit.ts';
 import { createNetns, shapingProblem, type BenchNetns } from './net/netns.ts';
 import { startBenchRegistry, type BenchRegistry } from './net/registry.ts';
 import { startDelayLine, type DelayLine } from './net/delay-line.ts';
@@ -158,8 +158,11 @@ export async function runBench(opts: BenchOptions, io: BenchIO): Promise<BenchRe
       if (why) say(`peer ${p.name} left out: ${why}`);
       return !why;
     });
-    // Peers and cached rebuilds use the legacy (gzip) image even when it is not a timed variant.
-    const pushed = (peers.length || opts.rebuild) && !variants.some((v) => v.name === 'legacy') ? [findVariant('legacy'), ...variants] : variants;
+    // Peers and cached rebuilds use the legacy (gzip) image even when it is not a timed variant;
+    // the limit needs an eStargz image's chunks even when no eStargz variant is timed.
+    const pushed = (peers.length || opts.rebuild) && !variants.some((v) => v.name === 'legacy') ? [findVariant('legacy'), ...variants] : [...variants];
+    const chunked = pushed.find((v) => v.name === 'estargz') ?? pushed.find((v) => v.name === 'estargz-noopt') ?? findVariant('estargz-noopt');
+    if (!pushed.includes(chunked)) pushed.push(chunked);
     progress.plan(opts.workloads.length * pushed.length);
     const tmp = join(workDir, 'convert');
     mkdirSync(tmp, { recursive: true });
@@ -173,6 +176,16 @@ export async function runBench(opts: BenchOptions, io: BenchIO): Promise<BenchRe
           refs.set(`${w.name}/${v.name}`, { error: `preparing the image: ${(e as Error).message}` });
         }
       }
+    }
+    // What a lazy reader must fetch for each workload, from the eStargz image's TOCs (unshaped).
+    const plans = new Map<string, LazyReadPlan>();
+    for (const w of opts.workloads) {
+      const r = refs.get(`${w.name}/${chunked.name}`);
+      if (!r || !('ref' in r)) throw new Error(`the physical limit of ${w.name} needs its ${chunked.name} image: ${r && 'error' in r ? r.error : 'not prepared'}`);
+      const img = await openEstargzImage(client, r.ref);
+      const plan = lazyReadPlan(records.get(w.name)!, img.layers, img.metaBytes);
+      if (plan.missing.length) say(`limit ${w.name}: ${plan.missing.length} recorded file(s) not found as regular files in ${r.ref} (first: ${plan.missing[0]})`);
+      plans.set(w.name, plan);
     }
     progress.done();
 
@@ -195,8 +208,22 @@ export async function runBench(opts: BenchOptions, io: BenchIO): Promise<BenchRe
     };
     for (const w of opts.workloads) {
       // The limit is computed with what the shaping check measured, not with the targets.
-      const l = physicalLimit(records.get(w.name)!, compute.get(w.name)!, { rttMs: measured.rttMs, rateBps: measured.rateBps });
-      report.limit[w.name] = { seconds: l.limitS, read_bytes: l.readBytes, files: l.files, round_trips: l.roundTrips, compute_s: l.computeS };
+      const l = physicalLimit(records.get(w.name)!, plans.get(w.name)!, compute.get(w.name)!, { rttMs: measured.rttMs, rateBps: measured.rateBps });
+      report.limit[w.name] = {
+        seconds: l.limitS,
+        read_bytes: l.readBytes,
+        files: l.files,
+        fetch_bytes: l.fetchBytes,
+        chunk_bytes: l.plan.chunkBytes,
+        chunks: l.plan.chunks,
+        toc_bytes: l.plan.tocBytes,
+        meta_bytes: l.plan.metaBytes,
+        layers: l.plan.layers,
+        transfer_s: l.transferS,
+        round_trips: l.roundTrips,
+        rtt_s: l.rttS,
+        compute_s: l.computeS,
+      };
     }
 
     // 4. Cold runs: run i of every variant before run i+1, so drift spreads evenly.

@@ -1,20 +1,37 @@
-// The physical limit of a workload: the bytes it reads ÷ bandwidth + the round trips it must make
-// × RTT + its compute time on a warm local copy.
+// The physical limit of a workload: what no lazy pull over this network can beat.
+//
+//   limit = fetch bytes ÷ bandwidth + round trips × RTT + compute
+//
+// fetch bytes — what a lazy reader must move, at best: the manifest and config; every layer's
+//   footer + TOC (a filesystem cannot be mounted without them, even for layers it reads nothing
+//   from); and the compressed eStargz chunks that hold the bytes the workload read (recorded
+//   below). A chunk is the smallest unit a reader can fetch and verify (4 MiB of file data at
+//   most), so a file read in part still costs the whole chunks its read ranges fall in. Chunks
+//   are counted once, whatever number of files or ranges share them. The chunks are those of the
+//   eStargz variant bench pushed (lazyReadPlan()); uncompressed bytes read are reported beside.
+// round trips — the shortest dependency chain (MIN_ROUND_TRIPS): TCP connect, manifest, then
+//   config ∥ each layer's footer+TOC (one tail range per layer, all in parallel), then the data
+//   (every chunk asked for at once: a reader that knows what the workload reads — the optimized
+//   variant's prefetch — need not wait for one file before asking for the next).
+// compute — the workload's median wall time on a warm local copy (computeTime()).
 //
 // What it reads is recorded with strace on a local copy of the image (unpacked once with umoci):
 // the workload runs in a chroot on an overlay of that copy, in a private mount namespace, under
 // `strace -f -y -e trace=open,openat,execve,chroot`. `-y` prints each opened file's resolved path, so
 // symlinks and relative opens need no re-resolution. The copy is evicted from the page cache
-// first; afterwards each opened or executed file counts with the bytes of it now resident
-// (mincore), so mmap'ed reads count and untouched parts of big files (a JDK's 130 MB modules
-// image) do not. No FUSE or fanotify is needed, so the
-// record is the same whichever variant is measured; the same paths prioritise the optimized
-// eStargz variant, as `ctr-remote optimize` records do.
+// first; afterwards each opened or executed file counts with the byte ranges of it now resident
+// (mincore, page-granular), so mmap'ed reads count and untouched parts of big files (a JDK's
+// 130 MB modules image) do not; kernel readahead is included, as a lazy reader's would be. No FUSE
+// or fanotify is needed, so the record is the same whichever variant is measured; the same paths
+// prioritise the optimized eStargz variant, as `ctr-remote optimize` records do.
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join, posix } from 'node:path';
 import { buildOnce } from './images/rootfs.ts';
 import { dropPageCache } from './page-cache.ts';
-import { residentBytes } from './residency.ts';
+import { residentRanges } from './residency.ts';
+import { openEstargz, TOC_DIGEST_ANNOTATION, type EstargzReader } from '../plugins/snapshotter-stargz/estargz/index.ts';
+import type { RegistryClient } from '../core/registry/client.ts';
+import { parseReference } from '../core/registry/reference.ts';
 import type { Workload } from './workloads.ts';
 
 export interface WorkloadRecord {
@@ -24,18 +41,72 @@ export interface WorkloadRecord {
   readBytes: number;
   /** Their whole sizes. */
   fileBytes: number;
+  /** Per file: the byte ranges [start, end) it brought into the page cache. */
+  ranges: Record<string, [number, number][]>;
+}
+
+/** What a lazy reader must fetch of one image for a workload (see the top of this file). */
+export interface LazyReadPlan {
+  /** Compressed bytes of the distinct chunks holding the bytes read. */
+  chunkBytes: number;
+  chunks: number;
+  /** Footer + TOC of every layer. */
+  tocBytes: number;
+  /** Manifest + config. */
+  metaBytes: number;
+  layers: number;
+  /** Recorded files no layer holds as a regular file (should be none). */
+  missing: string[];
 }
 
 export interface PhysicalLimit {
+  /** Uncompressed bytes the workload read. */
   readBytes: number;
   files: number;
+  /** chunk + TOC + manifest/config bytes. */
+  fetchBytes: number;
+  plan: LazyReadPlan;
+  transferS: number;
   roundTrips: number;
+  rttS: number;
   computeS: number;
   limitS: number;
 }
 
-/** connect + manifest + config + the layers' data (fetched in parallel): no pull can do with fewer. */
+/** TCP connect, manifest, config ∥ footers+TOCs, data: no lazy pull can do with fewer. */
 export const MIN_ROUND_TRIPS = 4;
+
+/**
+ * The chunks of an eStargz image (`layers` bottom to top, as opened readers) that hold the
+ * recorded byte ranges, each file taken from the topmost layer that has it.
+ */
+export function lazyReadPlan(record: WorkloadRecord, layers: { reader: EstargzReader; size: number }[], metaBytes: number): LazyReadPlan {
+  const spans = new Map<string, number>();
+  const missing: string[] = [];
+  for (const path of record.files) {
+    const holder = [...layers].reverse().find((l) => l.reader.lookup(path));
+    const entry = holder?.reader.lookup(path);
+    if (!holder || !entry) {
+      missing.push(path);
+      continue;
+    }
+    const owner = holder.reader.dataOwner(entry);
+    if (owner.type !== 'reg') {
+      missing.push(path);
+      continue;
+    }
+    for (const [start, end] of record.ranges[path] ?? []) {
+      for (const c of owner.chunks) {
+        if (c.chunkOffset >= end || c.chunkOffset + c.chunkSize <= start) continue;
+        spans.set(`${holder.reader.layerDigest}@${c.offset}`, c.compressedEnd - c.offset);
+      }
+    }
+  }
+  let chunkBytes = 0;
+  for (const n of spans.values()) chunkBytes += n;
+  const tocBytes = layers.reduce((n, l) => n + (l.size - l.reader.tocOffset), 0);
+  return { chunkBytes, chunks: spans.size, tocBytes, metaBytes, layers: layers.length, missing };
+}
 
 const PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -124,7 +195,7 @@ export function parseStrace(log: string, mergedPrefix: string): string[] {
 }
 
 export async function recordWorkload(cacheDir: string, layout: string, w: Workload): Promise<WorkloadRecord> {
-  const file = join(cacheDir, 'records', `${w.name}-${basename(layout)}-${Bun.hash(w.command).toString(16)}-r2.json`);
+  const file = join(cacheDir, 'records', `${w.name}-${basename(layout)}-${Bun.hash(w.command).toString(16)}-r3.json`);
   if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as WorkloadRecord;
   const rootfs = await unpackedRootfs(cacheDir, layout);
   const logDir = mkdtempSync(join(cacheDir, 'unpacked', 'trace-'));
@@ -135,6 +206,7 @@ export async function recordWorkload(cacheDir: string, layout: string, w: Worklo
     const files: string[] = [];
     let readBytes = 0;
     let fileBytes = 0;
+    const ranges: WorkloadRecord['ranges'] = {};
     const counted = new Set<string>();
     for (const p of parseStrace(readFileSync(log, 'utf8'), '/merged')) {
       const f = regularFileIn(rootfs, p);
@@ -142,9 +214,11 @@ export async function recordWorkload(cacheDir: string, layout: string, w: Worklo
       counted.add(f.path);
       files.push(f.path);
       fileBytes += f.size;
-      readBytes += residentBytes(join(rootfs, f.path));
+      const r = residentRanges(join(rootfs, f.path));
+      ranges[f.path] = r;
+      readBytes += r.reduce((n, [a, b]) => n + b - a, 0);
     }
-    const record: WorkloadRecord = { files, readBytes, fileBytes };
+    const record: WorkloadRecord = { files, readBytes, fileBytes, ranges };
     mkdirSync(join(cacheDir, 'records'), { recursive: true });
     writeFileSync(file, JSON.stringify(record));
     return record;
@@ -163,8 +237,25 @@ export async function computeTime(cacheDir: string, layout: string, w: Workload,
   return times[Math.floor(times.length / 2)];
 }
 
-export function physicalLimit(record: WorkloadRecord, computeS: number, net: { rttMs: number; rateBps: number }): PhysicalLimit {
-  const transfer = (record.readBytes * 8) / net.rateBps;
-  const limitS = transfer + (MIN_ROUND_TRIPS * net.rttMs) / 1000 + computeS;
-  return { readBytes: record.readBytes, files: record.files.length, roundTrips: MIN_ROUND_TRIPS, computeS, limitS };
+export function physicalLimit(record: WorkloadRecord, plan: LazyReadPlan, computeS: number, net: { rttMs: number; rateBps: number }): PhysicalLimit {
+  const fetchBytes = plan.chunkBytes + plan.tocBytes + plan.metaBytes;
+  const transferS = (fetchBytes * 8) / net.rateBps;
+  const rttS = (MIN_ROUND_TRIPS * net.rttMs) / 1000;
+  return { readBytes: record.readBytes, files: record.files.length, fetchBytes, plan, transferS, roundTrips: MIN_ROUND_TRIPS, rttS, computeS, limitS: transferS + rttS + computeS };
+}
+
+/** The layers of an eStargz image in the registry, opened (footer + TOC read) bottom to top, and
+ *  the size of its manifest + config: the input of lazyReadPlan(). */
+export async function openEstargzImage(client: RegistryClient, refText: string): Promise<{ layers: { reader: EstargzReader; size: number }[]; metaBytes: number }> {
+  const ref = parseReference(refText);
+  const m = await client.getManifest(ref);
+  const manifest = JSON.parse(new TextDecoder().decode(m.bytes)) as { config: { size: number }; layers: { digest: string; size: number; annotations?: Record<string, string> }[] };
+  const layers = await Promise.all(
+    manifest.layers.map(async (l) => {
+      const source = { size: l.size, readAt: async (offset: number, length: number) => (await client.fetchBlobRange(ref, l.digest, [{ offset, length }]))[0] };
+      const reader = await openEstargz(source, { layerDigest: l.digest, expectedTocDigest: l.annotations?.[TOC_DIGEST_ANNOTATION] });
+      return { reader, size: l.size };
+    }),
+  );
+  return { layers, metaBytes: m.bytes.length + manifest.config.size };
 }

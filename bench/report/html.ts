@@ -1,6 +1,6 @@
 // A self-contained HTML page: the table and the chart inline, no scripts or external resources.
 import { renderSvg } from './svg.ts';
-import { fmtBytes, fmtRate, fmtS, type BenchReport } from './model.ts';
+import { describeLimit, fmtBytes, fmtRate, fmtS, type BenchReport } from './model.ts';
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
@@ -26,7 +26,10 @@ export function renderHtml(report: BenchReport): string {
     })
     .join('\n');
   const limits = Object.entries(report.limit)
-    .map(([w, l]) => `<li><b>${esc(w)}</b>: ${fmtS(l.seconds)} s = ${fmtBytes(l.read_bytes)} read in ${l.files} files ÷ ${fmtRate(n.measured.rate_bps)} + ${l.round_trips} round trips × ${n.measured.rtt_ms.toFixed(1)} ms + ${fmtS(l.compute_s)} s compute on a warm local copy</li>`)
+    .map(([w, l]) => {
+      const [first, ...rest] = describeLimit(l, n);
+      return `<li><b>${esc(w)}</b>: ${esc(first)}<br><small>${rest.map(esc).join('<br>')}</small></li>`;
+    })
     .join('\n');
   const rebuild = Object.entries(report.cached_rebuild_s ?? {})
     .map(([w, s]) => `<li>${esc(w)}: fully cached rebuild ${s.toFixed(3)} s</li>`)

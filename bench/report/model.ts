@@ -24,11 +24,27 @@ export interface ResultEntry {
   error?: string;
 }
 
+/** seconds = transfer_s + rtt_s + compute_s (see bench/limit.ts). */
 export interface LimitEntry {
   seconds: number;
+  /** Uncompressed bytes the workload read (recorded), in `files` files. */
   read_bytes: number;
   files: number;
+  /** What a lazy reader must fetch: chunk_bytes + toc_bytes + meta_bytes. */
+  fetch_bytes: number;
+  /** Compressed bytes of the `chunks` eStargz chunks that hold the bytes read. */
+  chunk_bytes: number;
+  chunks: number;
+  /** Footer + TOC of all `layers` layers. */
+  toc_bytes: number;
+  /** Manifest + config. */
+  meta_bytes: number;
+  layers: number;
+  /** fetch_bytes ÷ measured rate. */
+  transfer_s: number;
   round_trips: number;
+  /** round_trips × measured RTT. */
+  rtt_s: number;
   compute_s: number;
 }
 
@@ -93,3 +109,12 @@ export function fmtBytes(n: number): string {
   return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
 }
 export const fmtRate = (bps: number) => (!isFinite(bps) ? 'unlimited' : bps >= 1e9 ? `${(bps / 1e9).toFixed(2)} Gbit/s` : `${(bps / 1e6).toFixed(1)} Mbit/s`);
+
+/** The limit and its decomposition, a headline and detail lines (table and HTML page). */
+export function describeLimit(l: LimitEntry, net: NetworkInfo): string[] {
+  return [
+    `${fmtS(l.seconds)} s = ${fmtS(l.transfer_s)} s transfer + ${fmtS(l.rtt_s)} s round trips + ${fmtS(l.compute_s)} s compute (warm local copy)`,
+    `transfer: ${fmtBytes(l.fetch_bytes)} ÷ ${fmtRate(net.measured.rate_bps)}; bytes: ${fmtBytes(l.chunk_bytes)} in ${l.chunks} chunks holding the ${fmtBytes(l.read_bytes)} read from ${l.files} files + ${fmtBytes(l.toc_bytes)} footers+TOCs of ${l.layers} layers + ${fmtBytes(l.meta_bytes)} manifest+config`,
+    `round trips: ${l.round_trips} × ${net.measured.rtt_ms.toFixed(1)} ms (connect, manifest, config ∥ footers+TOCs, data)`,
+  ];
+}

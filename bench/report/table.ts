@@ -1,5 +1,5 @@
 // The terminal table: one row per workload and variant, medians with the total's min–max.
-import { fmtBytes, fmtRate, fmtS, type BenchReport } from './model.ts';
+import { describeLimit, fmtBytes, fmtS, type BenchReport } from './model.ts';
 
 export function renderTable(report: BenchReport): string[] {
   const head = ['workload', 'variant', 'pull', 'create', 'run', 'total (min–max)', '×limit', '×legacy', 'fetched', 'reqs', 'peak RSS'];
@@ -31,7 +31,8 @@ export function renderTable(report: BenchReport): string[] {
   out.push('');
   out.push('seconds; medians of ' + report.runs_per_variant + ' cold run(s); ×limit = total ÷ physical limit, ×legacy = total ÷ legacy total');
   for (const [w, l] of Object.entries(report.limit)) {
-    out.push(`limit ${w}: ${fmtS(l.seconds)} s = ${fmtBytes(l.read_bytes)} read (${l.files} files) ÷ ${fmtRate(report.network.measured.rate_bps)} + ${l.round_trips} × ${report.network.measured.rtt_ms.toFixed(1)} ms + ${fmtS(l.compute_s)} s compute`);
+    const [first, ...rest] = describeLimit(l, report.network);
+    out.push(`limit ${w}: ${first}`, ...rest.map((x) => `  ${x}`));
   }
   for (const [w, s] of Object.entries(report.cached_rebuild_s ?? {})) out.push(`cached rebuild ${w}: ${s.toFixed(3)} s (edgebuild build, every step CACHED)`);
   return out;

@@ -53,7 +53,7 @@ function sampleReport(): BenchReport {
       { workload: 'python', variant: 'estargz', kind: 'edgebuild', runs: lazyRuns, ...summarize(lazyRuns) },
       { workload: 'python', variant: 'buildah', kind: 'peer', runs: [], ...summarize([]), error: 'buildah <missing> & gone' },
     ],
-    limit: { python: { seconds: 0.25, read_bytes: 10e6, files: 18, round_trips: 4, compute_s: 0.05 } },
+    limit: { python: { seconds: 0.25, read_bytes: 10e6, files: 18, fetch_bytes: 2e6, chunk_bytes: 1.9e6, chunks: 7, toc_bytes: 99e3, meta_bytes: 1e3, layers: 2, transfer_s: 0.12, round_trips: 4, rtt_s: 0.08, compute_s: 0.05 } },
   };
   addRatios(report);
   return report;
@@ -82,4 +82,7 @@ test('chart stacks pull/create/run/other per variant and escapes error text', ()
   const table = renderTable(sampleReport()).join('\n');
   expect(table).toMatch(/python\s+estargz\s+0\.10\s+0\.10\s+0\.20\s+0\.50 \(0\.50–0\.50\)\s+2\.00×\s+0\.25×/);
   expect(table).toContain('error: buildah <missing> & gone');
+  expect(table).toContain('limit python: 0.25 s = 0.12 s transfer + 0.08 s round trips + 0.05 s compute');
+  expect(table).toMatch(/transfer: 1\.9 MiB ÷ 95\.0 Mbit\/s; bytes: 1\.8 MiB in 7 chunks holding the 9\.5 MiB read from 18 files \+ 97 KiB footers\+TOCs of 2 layers/);
+  expect(table).toContain('4 × 21.0 ms');
 });

@@ -47,6 +47,14 @@ test('[slow] bench --quick writes a report with positive figures for python', as
   expect(limit.seconds).toBeGreaterThan(0);
   expect(limit.read_bytes).toBeGreaterThan(1_000_000); // python3.11 alone is several MB
   expect(limit.seconds).toBeLessThan(legacy.median.total_s);
+  // The limit's decomposition: compressed chunks holding what was read + every TOC + manifest/config.
+  expect(limit.chunks).toBeGreaterThan(0);
+  expect(limit.chunk_bytes).toBeGreaterThan(0);
+  expect(limit.toc_bytes).toBeGreaterThan(0);
+  expect(limit.layers).toBeGreaterThanOrEqual(1);
+  expect(limit.fetch_bytes).toBe(limit.chunk_bytes + limit.toc_bytes + limit.meta_bytes);
+  expect(limit.seconds).toBeCloseTo(limit.transfer_s + limit.rtt_s + limit.compute_s, 6);
+  expect(r.out).toMatch(/^limit python: [\d.]+ s = [\d.]+ s transfer \+ [\d.]+ s round trips \+ [\d.]+ s compute/m);
 
   const chart = readFileSync(svg, 'utf8');
   expect(chart.startsWith('<svg')).toBe(true);
