@@ -20,6 +20,9 @@ import type { CacheExportSpec, CacheImportSpec } from '../cache/spec.ts';
 import { importCaches } from '../cache/import.ts';
 import { exportCache, inlineCache } from '../cache/export.ts';
 import { INLINE_CACHE_KEY } from '../cache/format.ts';
+import { IMAGE_EXPORTERS, parseImageAttrs } from '../export/image-attrs.ts';
+import { isAccessRecorder, type LayerAccesses } from '../snapshot/types.ts';
+import type { LayerRecord } from '../solver/worker.ts';
 
 export interface OutputSpec {
   type: string;
@@ -60,6 +63,7 @@ const NEEDS_LAYERS = new Set(['image', 'oci', 'docker', 'registry']);
 export async function runBuild(req: BuildRequest, svc: BuildServices): Promise<BuildOutcome> {
   const frontend = svc.host.get<Frontend>(`frontend.${req.frontend}`);
   const exporters = req.outputs.map((o) => ({ spec: o, exporter: svc.host.get<Exporter>(`exporter.${o.type}`) }));
+  checkEstargzOptimize(req.outputs, svc.worker);
   const resolved = new Map<string, Promise<ImageInfo>>();
   const resolve = (ref: string, platform: Platform) => {
     const k = `${ref}|${platform.os}/${platform.architecture}/${platform.variant ?? ''}`;
@@ -161,6 +165,7 @@ export async function runBuild(req: BuildRequest, svc: BuildServices): Promise<B
         mounted = true;
       }
       const layers = needLayers ? await exportLayers(result, svc.worker, tmp, epoch) : [];
+      if (needLayers) attachAccesses(layers, result.layers, result.accessed);
       const config = imageConfig(graph, baseImage, layers, epoch);
       if (cacheExports.some((c) => c.type === 'inline')) config[INLINE_CACHE_KEY] = inlineCache(solver.solved, result.layers);
       const input: ExportInput = {
@@ -182,6 +187,33 @@ export async function runBuild(req: BuildRequest, svc: BuildServices): Promise<B
       fs.rmSync(tmp, { recursive: true, force: true });
     }
   }
+}
+
+/** estargz-optimize is refused before anything runs when it cannot work: on an exporter that
+ *  writes no image layers, with another compression, or without a snapshotter that records. */
+export function checkEstargzOptimize(outputs: OutputSpec[], worker: Worker): void {
+  for (const o of outputs) {
+    if (!('estargz-optimize' in o.attrs)) continue;
+    if (!IMAGE_EXPORTERS.includes(o.type)) throw new Error(`--output type=${o.type}: estargz-optimize applies only to type=image, registry, oci or docker`);
+    if (!parseImageAttrs(o.type, o.attrs, { oci: true }).estargzOptimize) continue;
+    if (!isAccessRecorder(worker.snapshotter)) {
+      throw new Error(`--output type=${o.type}: estargz-optimize=true needs the stargz snapshotter (--snapshotter stargz): access recording runs in its FUSE layers`);
+    }
+  }
+}
+
+/** Gives each output layer the files the output's steps opened in it. Base layers get their
+ *  recorded paths; layers built here get every recorded path of the output's base layers, as
+ *  ctr-remote applies a record to every layer (a file read from the base and later rewritten is
+ *  prioritized where it now lives). Reads of other images (COPY --from=IMAGE) do not count. */
+export function attachAccesses(layers: ExportLayer[], chain: LayerRecord[], accessed: LayerAccesses | undefined): void {
+  if (!accessed) return;
+  const bases = chain.flatMap((l) => (l.existing ? [l.existing.descriptor.digest] : []));
+  const all = [...new Set(bases.flatMap((d) => accessed[d] ?? []))];
+  layers.forEach((layer, i) => {
+    const digest = chain[i]?.existing?.descriptor.digest;
+    layer.accessed = digest ? [...(accessed[digest] ?? [])] : all;
+  });
 }
 
 export function sourceDateEpoch(opts: Record<string, string>): number | undefined {

@@ -102,15 +102,25 @@ export async function buildImage(input: ExportInput, opts: BuildImageOptions, pr
     signal?.throwIfAborted();
     const layer = input.layers[i];
     const ex = layer.existing;
-    if (ex && (!opts.force || compressor.matches(ex.descriptor))) {
+    // estargz-optimize re-compresses a forced base layer even when it is eStargz already: its
+    // order is the point.
+    if (ex && (!opts.force || (compressor.matches(ex.descriptor) && !opts.estargzOptimize))) {
       const d = ex.descriptor;
       const descriptor: Descriptor = { ...d, mediaType: layerMediaTypeFor(d.mediaType, opts.oci) };
-      notes[i] = `layer ${i + 1} ${short(d.digest)} kept as ${d.mediaType}${opts.force ? '' : ' (no force-compression)'}`;
+      const unoptimized = opts.estargzOptimize ? '; not optimized (force-compression=true re-writes base layers prioritized)' : '';
+      notes[i] = `layer ${i + 1} ${short(d.digest)} kept as ${d.mediaType}${opts.force ? '' : ' (no force-compression)'}${unoptimized}`;
       return { descriptor, diffID: layer.diffID, reused: true, sourceRepository: ex.sourceRepository, open: () => ex.open() };
     }
-    progress.log(`compressing layer ${i + 1}/${input.layers.length} with ${opts.compression}`);
-    const blob = await compressor.compress(await layer.openTar(), { level: opts.level, oci: opts.oci, tmpDir: opts.tmpDir });
+    const prioritizedFiles = opts.estargzOptimize ? (layer.accessed ?? []) : undefined;
+    progress.log(`compressing layer ${i + 1}/${input.layers.length} with ${opts.compression}${prioritizedFiles ? `, ${prioritizedFiles.length} recorded file(s) first` : ''}`);
+    const extra = prioritizedFiles ? { prioritizedFiles } : undefined;
+    const blob = await compressor.compress(await layer.openTar(), { level: opts.level, oci: opts.oci, tmpDir: opts.tmpDir, extra });
     temps.push(blob.path);
+    if (prioritizedFiles) {
+      const what = ex ? `base layer ${short(ex.descriptor.digest)}` : `layer of ${JSON.stringify(layer.createdBy ?? 'a build step')}`;
+      const recorded = layer.accessed === undefined ? 'nothing recorded for it' : `${prioritizedFiles.length} recorded`;
+      notes[i] = `layer ${i + 1} ${short(blob.digest)} optimized (${what}): ${blob.prioritized ?? 0} file(s) prioritized before .prefetch.landmark (${recorded})`;
+    }
     // estargz-like compressors append a TOC, so the blob's own diffID is what the config lists.
     const descriptor: Descriptor = { mediaType: blob.mediaType, digest: blob.digest, size: blob.size, ...(blob.annotations ? { annotations: blob.annotations } : {}) };
     return { descriptor, diffID: blob.diffID, reused: false, path: blob.path, open: async () => Readable.toWeb(createReadStream(blob.path)) as ReadableStream<Uint8Array> };

@@ -28,6 +28,9 @@ export interface ExportLayer {
   };
   /** The history entry `created_by` of the step that made it (for output messages). */
   createdBy?: string;
+  /** Files build steps opened, as paths in this layer, first open first (access recording; for
+   *  estargz-optimize). undefined: nothing was recorded for this layer. */
+  accessed?: string[];
 }
 
 export interface ExportInput {
@@ -68,6 +71,8 @@ export interface CompressedBlob {
   /** The diffID the compressed blob decompresses to (estargz adds the TOC entry, so it changes). */
   diffID: string;
   annotations?: Record<string, string>;
+  /** Prioritized files placed ahead of the prefetch landmark (estargz with prioritizedFiles). */
+  prioritized?: number;
 }
 
 export interface CompressOptions {

@@ -70,3 +70,22 @@ export interface RemoteSnapshotter extends Snapshotter {
 export function isRemoteSnapshotter(s: Snapshotter): s is RemoteSnapshotter {
   return typeof (s as Partial<RemoteSnapshotter>).prepareRemote === 'function';
 }
+
+/** Files opened in each layer while a recording ran: layer blob digest → paths as in that layer
+ *  (no leading slash), in first-open order. */
+export type LayerAccesses = Record<string, string[]>;
+
+export interface AccessRecording {
+  /** Ends the recording and returns what was opened meanwhile. */
+  stop(): Promise<LayerAccesses>;
+}
+
+/** A snapshotter that can tell which files of its layers are opened (stargz: its lazy FUSE layers
+ *  see every OPEN). Recordings may overlap; each sees every open made while it runs. */
+export interface AccessRecorder {
+  recordAccess(): AccessRecording;
+}
+
+export function isAccessRecorder(s: unknown): s is AccessRecorder {
+  return typeof (s as Partial<AccessRecorder> | undefined)?.recordAccess === 'function';
+}

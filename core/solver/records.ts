@@ -3,6 +3,7 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import type { LayerRecord } from './worker.ts';
+import type { LayerAccesses } from '../snapshot/types.ts';
 
 export interface CacheRecord {
   key: string;
@@ -11,6 +12,8 @@ export interface CacheRecord {
   description: string;
   created: string;
   lastUsed: string;
+  /** Files the step opened in lazily mounted layers (see SolvedStep.accessed). */
+  accessed?: LayerAccesses;
 }
 
 export class CacheRecords {

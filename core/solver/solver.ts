@@ -6,7 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { BuildGraph, ExecOp, FileOp, Op, Platform, Ref, Vertex } from '../graph/ops.ts';
 import type { ExecMountSpec } from '../executor/types.ts';
-import type { Mount } from '../snapshot/types.ts';
+import { isAccessRecorder, type LayerAccesses, type Mount } from '../snapshot/types.ts';
 import type { ProgressStream, VertexProgress } from '../progress/events.ts';
 import type { ImageInfo, LayerRecord, Worker } from './worker.ts';
 import { CacheRecords } from './records.ts';
@@ -52,6 +52,10 @@ export interface FsResult {
   /** Committed snapshot key; may unpack an image on first call. undefined = empty (scratch). */
   snapshot(): Promise<string | undefined>;
   image?: ImageInfo;
+  /** Files the steps of this chain opened in lazily mounted layers, when the snapshotter records
+   *  accesses (for estargz-optimize). Cumulative over the chain, and kept in cache records so a
+   *  cached result still has it. */
+  accessed?: LayerAccesses;
 }
 
 export interface LocalResult {
@@ -169,7 +173,7 @@ export class Solver {
       this.records.touch(key);
       this.showCached(ref);
       this.solved.push({ key, layers: cached.layers, description: v.meta.name });
-      return { kind: 'fs', layers: cached.layers, snapshot: async () => cached.snapshot };
+      return { kind: 'fs', layers: cached.layers, snapshot: async () => cached.snapshot, ...(cached.accessed ? { accessed: cached.accessed } : {}) };
     }
     const imported = !this.opts.noCache && !v.meta.ignoreCache ? await this.opts.remoteCache?.load(key, this.opts.signal) : undefined;
     if (imported?.length) {
@@ -265,12 +269,29 @@ export class Solver {
     return (await this.worker.snapshotter.stat(name)) ? `${name}.${rand()}` : name;
   }
 
-  private commitRecord(key: string, snapshot: string, parent: string | undefined, base: LayerRecord[], v: Vertex): FsResult {
-    const layers = [...base, { snapshot, parent, createdBy: v.meta.name }];
+  private commitRecord(key: string, snapshot: string, parent: string | undefined, base: FsResult, v: Vertex, stepAccessed?: LayerAccesses): FsResult {
+    const layers = [...base.layers, { snapshot, parent, createdBy: v.meta.name }];
+    const accessed = mergeAccesses(base.accessed, stepAccessed);
     const now = new Date().toISOString();
-    this.records.put({ key, snapshot, layers, description: v.meta.name, created: now, lastUsed: now });
+    this.records.put({ key, snapshot, layers, description: v.meta.name, created: now, lastUsed: now, ...(accessed ? { accessed } : {}) });
     this.solved.push({ key, layers, description: v.meta.name });
-    return { kind: 'fs', layers, snapshot: async () => snapshot };
+    return { kind: 'fs', layers, snapshot: async () => snapshot, ...(accessed ? { accessed } : {}) };
+  }
+
+  /** Runs `fn` while the snapshotter records which layer files are opened (when it can). Steps
+   *  running at the same time each see the other's opens too: a superset, never a loss. */
+  private async recordingAccess<T>(fn: () => Promise<T>): Promise<{ value: T; accessed?: LayerAccesses }> {
+    const s = this.worker.snapshotter;
+    if (!isAccessRecorder(s)) return { value: await fn() };
+    const rec = s.recordAccess();
+    let value: T;
+    try {
+      value = await fn();
+    } catch (e) {
+      await rec.stop();
+      throw e;
+    }
+    return { value, accessed: await rec.stop() };
   }
 
   private async withActive<T>(parent: string | undefined, fn: (mounts: Mount[], active: string) => Promise<T>): Promise<T> {
@@ -290,75 +311,79 @@ export class Solver {
     const parent = await base.snapshot();
     const snapshotName = await this.snapshotName(key);
     return this.withActive(parent, async (rootMounts, active) => {
-      const releases: (() => Promise<void>)[] = [];
-      const specs: ExecMountSpec[] = [{ destination: '/', mounts: rootMounts }];
-      const secrets: NonNullable<Parameters<Worker['executor']['run']>[0]['secrets']> = [];
-      const tmpfs: { destination: string; size?: number }[] = [];
-      const tail: string[] = [];
-      const secretEnv: string[] = [];
-      try {
-        for (const m of op.mounts) {
-          if (m.target === '/') continue;
-          if (m.type === 'bind') {
-            const input = m.input ? await this.solve(m.input) : undefined;
-            let dir: string;
-            if (input?.kind === 'local') dir = input.tree.root;
-            else {
-              const view = await this.mountView(input ?? (await this.fsInput(null)));
-              releases.push(view.release);
-              dir = view.dir;
-            }
-            const src = m.source ? join(dir, m.source) : dir;
-            specs.push({ destination: m.target, mounts: [{ type: 'bind', source: src, options: ['rbind', m.readonly === false ? 'rw' : 'ro'] }], readonly: m.readonly !== false });
-          } else if (m.type === 'cache') {
-            const id = (m.cacheId ?? m.target).replace(/[^A-Za-z0-9._-]/g, '_');
-            const dir = join(this.worker.root, 'cache-mounts', id);
-            if (!fs.existsSync(dir)) {
-              fs.mkdirSync(dir, { recursive: true, mode: m.mode ?? 0o755 });
-              fs.chownSync(dir, m.uid ?? 0, m.gid ?? 0);
-            }
-            specs.push({ destination: m.target, mounts: [{ type: 'bind', source: dir, options: ['rbind', 'rw'] }] });
-          } else if (m.type === 'tmpfs') tmpfs.push({ destination: m.target, size: m.size });
-          else if (m.type === 'secret') {
-            const data = this.opts.secrets[m.secretId ?? ''];
-            if (!data) {
-              if (m.required) throw new SolveError(`secret ${m.secretId} is required but was not given (use --secret id=${m.secretId},src=FILE)`);
-              continue;
-            }
-            secrets.push({ destination: m.target, data, mode: m.mode ?? 0o400, uid: m.uid ?? 0, gid: m.gid ?? 0 });
-            if (m.env) secretEnv.push(`${m.env}=${new TextDecoder().decode(data)}`);
-          } else throw new SolveError(`RUN --mount=type=${m.type} is not supported by this worker`);
-        }
-        const collect = (chunk: Uint8Array, stream: 1 | 2) => {
-          p.log(chunk, stream);
-          const text = new TextDecoder().decode(chunk);
-          tail.push(...text.split('\n').filter(Boolean));
-          if (tail.length > 20) tail.splice(0, tail.length - 20);
-        };
-        const res = await this.worker.executor.run({
-          args: op.args,
-          env: [...op.env, ...secretEnv],
-          cwd: op.cwd,
-          user: op.user,
-          network: op.network,
-          hostname: op.hostname,
-          mounts: specs,
-          secrets,
-          tmpfs,
-          stdout: (c) => collect(c, 1),
-          stderr: (c) => collect(c, 2),
-          signal: this.opts.signal,
-        });
-        if (res.exitCode !== 0) {
-          const shown = tail.slice(-6).map((l) => `  > ${l}`).join('\n');
-          throw new SolveError(`process ${JSON.stringify(op.args.join(' '))} did not complete successfully: exit code: ${res.exitCode}${shown ? `\n${shown}` : ''}`);
-        }
-      } finally {
-        for (const r of releases.reverse()) await r().catch(() => {});
-      }
+      const { accessed } = await this.recordingAccess(() => this.runExec(op, rootMounts, p));
       await this.worker.snapshotter.commit(snapshotName, active);
-      return this.commitRecord(key, snapshotName, parent, base.layers, v);
+      return this.commitRecord(key, snapshotName, parent, base, v, accessed);
     });
+  }
+
+  private async runExec(op: ExecOp, rootMounts: Mount[], p: VertexProgress): Promise<void> {
+    const releases: (() => Promise<void>)[] = [];
+    const specs: ExecMountSpec[] = [{ destination: '/', mounts: rootMounts }];
+    const secrets: NonNullable<Parameters<Worker['executor']['run']>[0]['secrets']> = [];
+    const tmpfs: { destination: string; size?: number }[] = [];
+    const tail: string[] = [];
+    const secretEnv: string[] = [];
+    try {
+      for (const m of op.mounts) {
+        if (m.target === '/') continue;
+        if (m.type === 'bind') {
+          const input = m.input ? await this.solve(m.input) : undefined;
+          let dir: string;
+          if (input?.kind === 'local') dir = input.tree.root;
+          else {
+            const view = await this.mountView(input ?? (await this.fsInput(null)));
+            releases.push(view.release);
+            dir = view.dir;
+          }
+          const src = m.source ? join(dir, m.source) : dir;
+          specs.push({ destination: m.target, mounts: [{ type: 'bind', source: src, options: ['rbind', m.readonly === false ? 'rw' : 'ro'] }], readonly: m.readonly !== false });
+        } else if (m.type === 'cache') {
+          const id = (m.cacheId ?? m.target).replace(/[^A-Za-z0-9._-]/g, '_');
+          const dir = join(this.worker.root, 'cache-mounts', id);
+          if (!fs.existsSync(dir)) {
+            fs.mkdirSync(dir, { recursive: true, mode: m.mode ?? 0o755 });
+            fs.chownSync(dir, m.uid ?? 0, m.gid ?? 0);
+          }
+          specs.push({ destination: m.target, mounts: [{ type: 'bind', source: dir, options: ['rbind', 'rw'] }] });
+        } else if (m.type === 'tmpfs') tmpfs.push({ destination: m.target, size: m.size });
+        else if (m.type === 'secret') {
+          const data = this.opts.secrets[m.secretId ?? ''];
+          if (!data) {
+            if (m.required) throw new SolveError(`secret ${m.secretId} is required but was not given (use --secret id=${m.secretId},src=FILE)`);
+            continue;
+          }
+          secrets.push({ destination: m.target, data, mode: m.mode ?? 0o400, uid: m.uid ?? 0, gid: m.gid ?? 0 });
+          if (m.env) secretEnv.push(`${m.env}=${new TextDecoder().decode(data)}`);
+        } else throw new SolveError(`RUN --mount=type=${m.type} is not supported by this worker`);
+      }
+      const collect = (chunk: Uint8Array, stream: 1 | 2) => {
+        p.log(chunk, stream);
+        const text = new TextDecoder().decode(chunk);
+        tail.push(...text.split('\n').filter(Boolean));
+        if (tail.length > 20) tail.splice(0, tail.length - 20);
+      };
+      const res = await this.worker.executor.run({
+        args: op.args,
+        env: [...op.env, ...secretEnv],
+        cwd: op.cwd,
+        user: op.user,
+        network: op.network,
+        hostname: op.hostname,
+        mounts: specs,
+        secrets,
+        tmpfs,
+        stdout: (c) => collect(c, 1),
+        stderr: (c) => collect(c, 2),
+        signal: this.opts.signal,
+      });
+      if (res.exitCode !== 0) {
+        const shown = tail.slice(-6).map((l) => `  > ${l}`).join('\n');
+        throw new SolveError(`process ${JSON.stringify(op.args.join(' '))} did not complete successfully: exit code: ${res.exitCode}${shown ? `\n${shown}` : ''}`);
+      }
+    } finally {
+      for (const r of releases.reverse()) await r().catch(() => {});
+    }
   }
 
   private async file(key: string, v: Vertex, op: FileOp): Promise<FsResult> {
@@ -369,33 +394,36 @@ export class Solver {
       const target = fs.mkdtempSync(join(this.tmp, ownedPrefix('file-')));
       const releases: (() => Promise<void>)[] = [];
       await this.worker.mount(mounts, target);
-      try {
-        const sources: (SourceTree | undefined)[] = [];
-        for (const a of op.actions) {
-          if (a.action !== 'copy' || !a.src) {
-            sources.push(undefined);
-            continue;
-          }
-          const r = await this.solve(a.src);
-          if (r.kind === 'local') sources.push(r.tree);
-          else {
-            const view = await this.mountView(r);
-            releases.push(view.release);
-            sources.push({ root: view.dir, local: this.vertex(a.src).op.op === 'source.http' });
-          }
-        }
+      // A COPY from a lazily mounted image reads through its FUSE layers: record those opens too.
+      const { accessed } = await this.recordingAccess(async () => {
         try {
-          applyFileActions(target, op.actions, sources);
-        } catch (e) {
-          throw new SolveError(`${v.meta.name.replace(/^\[[^\]]*\] /, '')}: ${(e as Error).message}`);
+          const sources: (SourceTree | undefined)[] = [];
+          for (const a of op.actions) {
+            if (a.action !== 'copy' || !a.src) {
+              sources.push(undefined);
+              continue;
+            }
+            const r = await this.solve(a.src);
+            if (r.kind === 'local') sources.push(r.tree);
+            else {
+              const view = await this.mountView(r);
+              releases.push(view.release);
+              sources.push({ root: view.dir, local: this.vertex(a.src).op.op === 'source.http' });
+            }
+          }
+          try {
+            applyFileActions(target, op.actions, sources);
+          } catch (e) {
+            throw new SolveError(`${v.meta.name.replace(/^\[[^\]]*\] /, '')}: ${(e as Error).message}`);
+          }
+        } finally {
+          for (const r of releases.reverse()) await r().catch(() => {});
+          await this.worker.unmount(target);
+          fs.rmSync(target, { recursive: true, force: true });
         }
-      } finally {
-        for (const r of releases.reverse()) await r().catch(() => {});
-        await this.worker.unmount(target);
-        fs.rmSync(target, { recursive: true, force: true });
-      }
+      });
       await this.worker.snapshotter.commit(snapshotName, active);
-      return this.commitRecord(key, snapshotName, parent, base.layers, v);
+      return this.commitRecord(key, snapshotName, parent, base, v, accessed);
     });
   }
 
@@ -419,7 +447,7 @@ export class Solver {
           fs.rmSync(target, { recursive: true, force: true });
         }
         await this.worker.snapshotter.commit(snapshotName, active);
-        return this.commitRecord(key, snapshotName, parent, acc.layers, v);
+        return this.commitRecord(key, snapshotName, parent, acc, v);
       });
     }
     return acc;
@@ -442,12 +470,20 @@ export class Solver {
           fs.rmSync(target, { recursive: true, force: true });
         }
         await this.worker.snapshotter.commit(snapshotName, active);
-        return this.commitRecord(key, snapshotName, undefined, [], v);
+        return this.commitRecord(key, snapshotName, undefined, { kind: 'fs', layers: [], snapshot: async () => undefined }, v);
       });
     } finally {
       fs.rmSync(path, { force: true });
     }
   }
+}
+
+/** a then b, each layer's paths in first-open order without repeats; undefined when neither recorded. */
+export function mergeAccesses(a: LayerAccesses | undefined, b: LayerAccesses | undefined): LayerAccesses | undefined {
+  if (!a || !b) return a ?? b;
+  const out: LayerAccesses = { ...a };
+  for (const [digest, files] of Object.entries(b)) out[digest] = out[digest] ? [...new Set([...out[digest], ...files])] : files;
+  return out;
 }
 
 export function inputRefs(op: Op): Ref[] {

@@ -125,7 +125,8 @@ export function estargzCompressor(format: EstargzFormat, defaults: EstargzDefaul
         tmpDir: opts.tmpDir,
       });
       const mediaType = format === 'gzip' && !opts.oci ? MediaType.dockerLayerGzip : blob.mediaType;
-      return { path: blob.path, digest: blob.digest, size: blob.size, mediaType, diffID: blob.diffID, annotations: blob.annotations };
+      const prioritized = extra.prioritizedFiles ? new Set(extra.prioritizedFiles).size - blob.missedPrioritizedFiles.length : undefined;
+      return { path: blob.path, digest: blob.digest, size: blob.size, mediaType, diffID: blob.diffID, annotations: blob.annotations, prioritized };
     },
   };
 }

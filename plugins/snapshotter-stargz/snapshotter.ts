@@ -7,7 +7,7 @@ import { DirSnapshotter, diskUsage } from "../../core/layer/dir-snapshotter.ts";
 import type { DiffOptions, LayerDigest, LayerSnapshotter, LayerStream, TarSource } from "../../core/layer/types.ts";
 import { findCredential, type CredentialSource } from "../../core/registry/credentials.ts";
 import type { RegistryConfigMap } from "../../core/registry/endpoint.ts";
-import type { Mount, PrepareOptions, RemoteLayer, RemotePrepareResult, RemoteSnapshotter, SnapshotInfo, SnapshotUsage } from "../../core/snapshot/types.ts";
+import type { AccessRecorder, AccessRecording, LayerAccesses, Mount, PrepareOptions, RemoteLayer, RemotePrepareResult, RemoteSnapshotter, SnapshotInfo, SnapshotUsage } from "../../core/snapshot/types.ts";
 import { overlayDriver } from "../snapshotter-overlay/driver.ts";
 import { TOC_DIGEST_ANNOTATION } from "./estargz/index.ts";
 import { cleanupStaleMounts } from "./fuse/mountinfo.ts";
@@ -28,13 +28,6 @@ const L = {
   toc: TOC_DIGEST_ANNOTATION,
 } as const;
 
-export interface AccessLog {
-  layer: string;
-  imageRef: string;
-  /** Paths in the layer (TOC names) opened while recording, in first-open order. */
-  files: string[];
-}
-
 export interface StargzSnapshotterOptions {
   root: string;
   config: StargzConfig;
@@ -45,14 +38,15 @@ export interface StargzSnapshotterOptions {
   log?: (m: string) => void;
 }
 
-export class StargzSnapshotter implements RemoteSnapshotter, LayerSnapshotter {
+export class StargzSnapshotter implements RemoteSnapshotter, LayerSnapshotter, AccessRecorder {
   private readonly dirs: DirSnapshotter;
   private readonly cacheDir: string;
   private fetchThread: FetchThread | undefined;
   /** Mounted lazy layers by snapshot key. */
   private readonly layers = new Map<string, LazyLayer>();
   private readonly mounting = new Map<string, Promise<LazyLayer>>();
-  private recording: Map<string, Set<string>> | undefined;
+  /** Active access recordings: layer digest → paths opened (insertion order = first open). */
+  private readonly recordings = new Set<Map<string, Set<string>>>();
   private readonly log: (m: string) => void;
   private closed = false;
 
@@ -115,7 +109,9 @@ export class StargzSnapshotter implements RemoteSnapshotter, LayerSnapshotter {
       cacheDir: this.cacheDir,
       fetchThread: this.fetchThread,
       log: this.log,
-      onAccess: (path) => this.recording && record(this.recording, layer.descriptor.digest, path),
+      onAccess: (path) => {
+        for (const r of this.recordings) record(r, layer.descriptor.digest, path);
+      },
     });
     this.layers.set(key, lazy);
     return lazy;
@@ -168,19 +164,22 @@ export class StargzSnapshotter implements RemoteSnapshotter, LayerSnapshotter {
     return [...this.layers.values()].map((l) => l.status());
   }
 
-  /** Starts recording which files each lazy layer serves an OPEN for (for prioritized-file lists). */
-  startRecording(): void {
-    this.recording = new Map();
-  }
-
-  /** Stops recording and returns what was opened, per layer. Waits a moment first: FUSE workers
-   *  report opens as messages, and those of the last instant may still be queued. */
-  async stopRecording(): Promise<AccessLog[]> {
-    await Bun.sleep(50);
-    const rec = this.recording ?? new Map<string, Set<string>>();
-    this.recording = undefined;
-    const refs = new Map([...this.layers.values()].map((l) => [l.digest, l.layer.imageRef]));
-    return [...rec].map(([layer, files]) => ({ layer, imageRef: refs.get(layer) ?? "", files: [...files] }));
+  /** Records which files the lazy layers serve an OPEN for until stop() (for prioritized-file
+   *  lists). Overlapping recordings each see every open made while they run. */
+  recordAccess(): AccessRecording {
+    const rec = new Map<string, Set<string>>();
+    this.recordings.add(rec);
+    return {
+      stop: async () => {
+        // FUSE workers report opens as messages posted before they answer the kernel; those of
+        // the last instant may still be queued behind the exit of the process that made them.
+        if (this.recordings.has(rec) && this.layers.size > 0) await Bun.sleep(50);
+        this.recordings.delete(rec);
+        const out: LayerAccesses = {};
+        for (const [layer, files] of rec) out[layer] = [...files];
+        return out;
+      },
+    };
   }
 
   async prepare(key: string, parent?: string, opts?: PrepareOptions): Promise<Mount[]> {

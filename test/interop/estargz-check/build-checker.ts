@@ -61,6 +61,8 @@ export interface CheckerFile {
   xattrs?: Record<string, string>;
   digest?: string;
   chunks?: number;
+  /** Offset of the entry in the blob (the reference's TOCEntry.Offset): shows the entry order. */
+  offset: number;
 }
 
 export interface CheckerVerifyResult {

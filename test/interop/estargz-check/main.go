@@ -6,7 +6,8 @@
 //	    Opens the blob with the reference reader (gzip eStargz, legacy stargz or zstd:chunked),
 //	    checks the TOC digest, reads every file and checks every chunk digest, then prints one JSON
 //	    object: tocDigest, diffID (sha256 of the unpacked stream) and files (name → sha256, size,
-//	    type, mode, uid, gid, linkName, devMajor, devMinor, xattrs). Exit status 1 on any failure.
+//	    type, mode, uid, gid, linkName, devMajor, devMinor, xattrs, offset of its tar header in the
+//	    blob, so the order of entries shows). Exit status 1 on any failure.
 //	estargz-check build <in.tar> <out.blob> [-zstd] [-chunk-size N] [-prioritized a,b,...]
 //	    Converts a tar with the reference builder; prints tocDigest and diffID as JSON.
 //
@@ -47,6 +48,7 @@ type fileInfo struct {
 	Xattrs   map[string][]byte `json:"xattrs,omitempty"`
 	Digest   string            `json:"digest,omitempty"`
 	Chunks   int               `json:"chunks,omitempty"`
+	Offset   int64             `json:"offset"`
 }
 
 func die(format string, args ...interface{}) {
@@ -92,7 +94,8 @@ func verify(blobPath, wantTOC string) {
 	var walk func(dir string, e *estargz.TOCEntry)
 	walk = func(name string, e *estargz.TOCEntry) {
 		info := fileInfo{Type: e.Type, Size: e.Size, Mode: e.Mode, UID: e.UID, GID: e.GID, Uname: e.Uname, Gname: e.Gname,
-			LinkName: e.LinkName, DevMajor: e.DevMajor, DevMinor: e.DevMinor, ModTime: e.ModTime3339, Xattrs: e.Xattrs}
+			LinkName: e.LinkName, DevMajor: e.DevMajor, DevMinor: e.DevMinor, ModTime: e.ModTime3339, Xattrs: e.Xattrs,
+			Offset: e.Offset}
 		if e.Type == "reg" {
 			// Check every chunk against its digest, the way stargz-snapshotter does before caching.
 			fr, err := r.OpenFile(name)

@@ -47,7 +47,7 @@ describe('exporter docker', () => {
   test('unknown attribute names the exporter', async () => {
     const fx = await makeFixture();
     await expect(dockerExporter({ compressors, tmpDir: tmp('d') }).export(fx.input, { dest: '/tmp/x.tar', tar: 'false' }, quiet)).rejects.toThrow(
-      'exporter docker: unknown attribute "tar" (accepted: dest, name, compression, compression-level, force-compression, oci-mediatypes)',
+      'exporter docker: unknown attribute "tar" (accepted: dest, name, compression, compression-level, force-compression, oci-mediatypes, estargz-optimize)',
     );
   });
 });
