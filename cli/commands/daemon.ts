@@ -20,7 +20,12 @@ export const daemonCommand: Command = {
   --tlscacert FILE                     CA that client certificates must chain to (required for
                                        TCP on a non-loopback host)
   --oci-worker-snapshotter overlay|stargz|native|auto   (config: [worker.oci] snapshotter)
-  --oci-worker-proxy-snapshotter-path PATH   use a proxy snapshotter on that socket
+  --oci-worker-proxy-snapshotter-path PATH   keep snapshots in a proxy snapshotter on that socket
+                                       (config: [worker.oci] proxySnapshotterPath), e.g.
+                                       \`edgebuild snapshotter serve --socket PATH --type stargz\`:
+                                       it mounts eStargz bases lazily with each build's registry
+                                       credentials (leased per call, never stored); this daemon
+                                       mounts what it returns and runs the build's containers
   --config FILE, --root DIR            as for every command
 
 Builds share one content store, cache and lazy mounts. With [worker.oci] gc = true the root is
@@ -44,8 +49,10 @@ SIGTERM cancels running builds, removes their mounts and containers, then exits.
     const key = flags.tlskey as string | undefined;
     if (Boolean(cert) !== Boolean(key)) throw new UserError('daemon: --tlscert and --tlskey go together', 2);
     if (flags.tlscacert && !cert) throw new UserError('daemon: --tlscacert needs --tlscert and --tlskey', 2);
-    const proxy = (flags['oci-worker-proxy-snapshotter-path'] as string | undefined) ?? ctx.config.worker.oci.proxySnapshotterPath;
-    if (proxy) throw new UserError(`daemon: --oci-worker-proxy-snapshotter-path ${proxy}: the proxy snapshotter client is not part of this build yet`, 2);
+    const proxyFlag = flags['oci-worker-proxy-snapshotter-path'] as string | undefined;
+    if (proxyFlag !== undefined && flags['oci-worker-snapshotter'] !== undefined) throw new UserError('daemon: --oci-worker-snapshotter and --oci-worker-proxy-snapshotter-path exclude each other (the proxy process chooses its snapshotter: `edgebuild snapshotter serve --type …`)', 2);
+    if (proxyFlag === '') throw new UserError('daemon: --oci-worker-proxy-snapshotter-path: empty path', 2);
+    const proxy = proxyFlag ?? ctx.config.worker.oci.proxySnapshotterPath;
     const snapshotter = (flags['oci-worker-snapshotter'] as string | undefined) ?? ctx.config.worker.oci.snapshotter;
     let daemon;
     try {
@@ -57,6 +64,7 @@ SIGTERM cancels running builds, removes their mounts and containers, then exits.
         version: pkg.version,
         plugins: builtinPlugins,
         snapshotter,
+        proxySnapshotterPath: proxy,
         group: flags.group as string | undefined,
         tls: cert && key ? { cert, key, ca: flags.tlscacert as string | undefined } : undefined,
         log: ctx.err,

@@ -4,7 +4,6 @@
 import * as fs from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Server } from 'bun';
-import { PluginHost } from '../plugin/host.ts';
 import type { PluginRegistration } from '../plugin/types.ts';
 import type { EdgebuildConfig } from '../config/schema.ts';
 import { createLocalWorker } from '../worker/local.ts';
@@ -12,7 +11,7 @@ import { budgetFromConfig, enforceBudget } from '../gc/usage.ts';
 import { ContextStore } from './context-store.ts';
 import { OutputStore } from './outputs.ts';
 import { createApi } from './api.ts';
-import { sessionAuthPlugin } from './session-auth.ts';
+import { hostWithSessionAuth } from './session-auth.ts';
 import { isLoopback, parseAddress } from './address.ts';
 import type { DaemonState } from './state.ts';
 
@@ -24,6 +23,8 @@ export interface DaemonOptions {
   version: string;
   plugins: PluginRegistration<any, any>[];
   snapshotter: string;
+  /** Socket of a proxy snapshotter (--oci-worker-proxy-snapshotter-path); replaces `snapshotter`. */
+  proxySnapshotterPath?: string;
   tls?: { cert: string; key: string; ca?: string };
   /** Group (name or gid) owning the unix sockets, whose members may build (buildkitd --group). */
   group?: string;
@@ -46,16 +47,12 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   }
   const gcBudget = budgetFromConfig(opts.config);
   const shutdown = new AbortController();
-  const host = new PluginHost({ root: opts.root, config: opts.config, configPath: opts.configPath, log: opts.debug ? (m) => opts.log(`debug: ${m}`) : undefined });
   // Session credentials first: a client's own credentials win over the daemon's for its build.
-  host.register(sessionAuthPlugin);
-  for (const reg of opts.plugins) host.register(reg);
-  await host.loadExternal();
-  await host.init();
+  const host = await hostWithSessionAuth({ root: opts.root, config: opts.config, configPath: opts.configPath, log: opts.debug ? (m) => opts.log(`debug: ${m}`) : undefined }, opts.plugins);
   const servers: Server<undefined>[] = [];
   const sockets: string[] = [];
   try {
-    const worker = await createLocalWorker(host, opts.config, opts.root, opts.snapshotter, shutdown.signal, opts.log);
+    const worker = await createLocalWorker(host, opts.config, opts.root, opts.snapshotter, shutdown.signal, opts.log, { proxySnapshotterPath: opts.proxySnapshotterPath });
     const daemonDir = join(opts.root, 'daemon');
     const running = new Set<Promise<void>>();
     let gcRunning: Promise<void> | undefined;

@@ -30,6 +30,7 @@ import { mountAll, unmountAll } from './mount.ts';
 import { ownedPrefix } from '../layer/owner.ts';
 import { REMOTE_FALLBACK_TRAILER, REMOTE_STATUS_SERVICE, RemoteStatusSchema } from './proxy-server.ts';
 import { remoteLabelsFor } from './remote-labels.ts';
+import type { CredentialLease } from './credential-lease.ts';
 import type { Mount, PrepareOptions, RemoteLayer, RemotePrepareResult, RemoteSnapshotter, SnapshotInfo, SnapshotKind, SnapshotUsage } from './types.ts';
 import { mkdtempSync, rmdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -43,6 +44,9 @@ export interface ProxySnapshotterOptions {
   mountDir?: string;
   /** Per-call timeout in ms (default none: applying a layer on the server side can take long). */
   timeoutMs?: number;
+  /** Adds a credential lease to each Prepare and View, so the server can mount lazy layers with
+   *  the caller's registry credentials (see credential-lease.ts). */
+  credentials?: { lease(): CredentialLease };
 }
 
 type RemoteStatus = ReturnType<RemoteSnapshotter['remoteStatus']>;
@@ -84,13 +88,24 @@ export class ProxySnapshotter implements LayerSnapshotter, RemoteSnapshotter {
     }
   }
 
+  /** Runs a Prepare or View with a credential lease in its labels, revoked when it returns: the
+   *  server may have to mount a lazy layer of the chain (again) while serving it. */
+  private async leased<T>(labels: Record<string, string> | undefined, fn: (labels: Record<string, string>) => Promise<T>): Promise<T> {
+    const lease = this.opts.credentials?.lease();
+    try {
+      return await fn({ ...labels, ...lease?.labels });
+    } finally {
+      lease?.release();
+    }
+  }
+
   async prepare(key: string, parent?: string, opts?: PrepareOptions): Promise<Mount[]> {
-    const r = await this.call('Prepare', PrepareRequestCodec.encode({ snapshotter: this.name, key, parent: parent ?? '', labels: opts?.labels ?? {} }), JSON.stringify(key));
+    const r = await this.leased(opts?.labels, (labels) => this.call('Prepare', PrepareRequestCodec.encode({ snapshotter: this.name, key, parent: parent ?? '', labels }), JSON.stringify(key)));
     return fromPbMounts(MountsResponseCodec.decode(r.body).mounts);
   }
 
   async view(key: string, parent?: string, opts?: PrepareOptions): Promise<Mount[]> {
-    const r = await this.call('View', ViewRequestCodec.encode({ snapshotter: this.name, key, parent: parent ?? '', labels: opts?.labels ?? {} }), JSON.stringify(key));
+    const r = await this.leased(opts?.labels, (labels) => this.call('View', ViewRequestCodec.encode({ snapshotter: this.name, key, parent: parent ?? '', labels }), JSON.stringify(key)));
     return fromPbMounts(MountsResponseCodec.decode(r.body).mounts);
   }
 
@@ -219,7 +234,9 @@ export class ProxySnapshotter implements LayerSnapshotter, RemoteSnapshotter {
     const tmpKey = `extract-${randomBytes(6).toString('hex')} ${key}`;
     let r;
     try {
-      r = await this.call('Prepare', PrepareRequestCodec.encode({ snapshotter: this.name, key: tmpKey, parent: parent ?? '', labels: remoteLabelsFor(key, layer) }), `${JSON.stringify(key)} (remote ${layer.descriptor.digest})`, { signal });
+      r = await this.leased(remoteLabelsFor(key, layer), (labels) =>
+        this.call('Prepare', PrepareRequestCodec.encode({ snapshotter: this.name, key: tmpKey, parent: parent ?? '', labels }), `${JSON.stringify(key)} (remote ${layer.descriptor.digest})`, { signal }),
+      );
     } catch (e) {
       if (e instanceof ProxyError && e.code === Code.ALREADY_EXISTS) {
         void this.refreshRemoteStatus().catch(() => {});

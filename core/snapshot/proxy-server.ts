@@ -26,6 +26,9 @@ import {
 } from '../grpc/snapshots-messages.ts';
 import { snapshotFilter } from './proxy-filters.ts';
 import { remoteSourceOf, type RemoteSource } from './remote-labels.ts';
+import { takeCredentialLease } from './credential-lease.ts';
+import { withSessionCredentials } from '../daemon/session-auth.ts';
+import type { CredentialSource } from '../registry/credentials.ts';
 import { isRemoteSnapshotter, type Mount, type SnapshotInfo, type Snapshotter } from './types.ts';
 
 /** Our own service next to containerd's: per-layer lazy-pull status (JSON), for `edgebuild`. */
@@ -99,6 +102,10 @@ export function snapshotsService(sn: Snapshotter, opts: ProxyServerOptions) {
       }
     };
 
+  // A call's credential lease (labels, never stored) makes the daemon's credentials for the
+  // build visible to the auth plugins while the call runs: lazy mounts it causes use them.
+  const leased = <T>(source: CredentialSource | undefined, fn: () => Promise<T>): Promise<T> => (source ? withSessionCredentials(source, fn) : fn());
+
   /** containerd's remote-snapshot path. Returns true when the target was committed lazily. */
   const prepareRemote = async (key: string, parent: string, src: RemoteSource, labels: Record<string, string>, ctx: CallContext): Promise<boolean> => {
     if (!isRemoteSnapshotter(sn)) {
@@ -144,15 +151,19 @@ export function snapshotsService(sn: Snapshotter, opts: ProxyServerOptions) {
       Prepare: wrap(async (b, ctx) => {
         const r = PrepareRequestCodec.decode(b);
         requireKey(r.key);
-        const src = remoteSourceOf(r.labels);
-        if (src && (await prepareRemote(r.key, r.parent, src, r.labels, ctx))) {
-          throw new GrpcError(Code.ALREADY_EXISTS, `target snapshot ${JSON.stringify(src.target)} already exists`);
-        }
-        return { mounts: toPbMounts(await sn.prepare(r.key, r.parent || undefined, { labels: r.labels })) };
+        const { labels, source } = takeCredentialLease(r.labels);
+        return leased(source, async () => {
+          const src = remoteSourceOf(labels);
+          if (src && (await prepareRemote(r.key, r.parent, src, labels, ctx))) {
+            throw new GrpcError(Code.ALREADY_EXISTS, `target snapshot ${JSON.stringify(src.target)} already exists`);
+          }
+          return { mounts: toPbMounts(await sn.prepare(r.key, r.parent || undefined, { labels })) };
+        });
       }, MountsResponseCodec.encode),
       View: wrap(async (b) => {
         const r = ViewRequestCodec.decode(b);
-        return { mounts: toPbMounts(await sn.view(requireKey(r.key), r.parent || undefined, { labels: r.labels })) };
+        const { labels, source } = takeCredentialLease(r.labels);
+        return leased(source, async () => ({ mounts: toPbMounts(await sn.view(requireKey(r.key), r.parent || undefined, { labels })) }));
       }, MountsResponseCodec.encode),
       Mounts: wrap(async (b) => ({ mounts: toPbMounts(await sn.mounts(requireKey(KeyRequestCodec.decode(b).key))) }), MountsResponseCodec.encode),
       Commit: wrap(async (b) => {

@@ -1,5 +1,7 @@
 // Assembles the in-process worker from plugins: the configured snapshotter, the runc executor,
-// the registry client (config + auth plugins) and the content store.
+// the registry client (config + auth plugins) and the content store. With a proxy snapshotter
+// (--oci-worker-proxy-snapshotter-path) snapshots live in that process; layers are applied and
+// diffed here on the mounts it returns, and it mounts eStargz layers lazily itself.
 import * as fs from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -9,6 +11,8 @@ import type { Executor } from '../executor/types.ts';
 import type { LayerSnapshotter } from '../layer/types.ts';
 import { isRemoteSnapshotter } from '../snapshot/types.ts';
 import { mountAll, unmountAll } from '../snapshot/mount.ts';
+import { ProxySnapshotter } from '../snapshot/proxy-client.ts';
+import { startCredentialBroker } from '../snapshot/credential-lease.ts';
 import { RegistryClient } from '../registry/client.ts';
 import type { CredentialSource } from '../registry/credentials.ts';
 import { ContentStore } from '../content/store.ts';
@@ -40,23 +44,78 @@ export function chooseSnapshotter(host: PluginHost, wanted: string): string {
 }
 
 /** Prefixes of the temp entries under <root>/tmp (solver mounts, exports, downloads). */
-export const TMP_PREFIXES = ['view-', 'file-', 'merge-', 'http-', 'export-'] as const;
+export const TMP_PREFIXES = ['view-', 'file-', 'merge-', 'http-', 'export-', 'cred-'] as const;
 
-export async function createLocalWorker(host: PluginHost, config: EdgebuildConfig, root: string, wanted: string, signal?: AbortSignal, log?: (l: string) => void): Promise<LocalWorker> {
-  const snapshotterId = chooseSnapshotter(host, wanted);
-  const snapshotter = host.get<LayerSnapshotter>(`snapshotter.${snapshotterId}`);
+export interface LocalWorkerOptions {
+  /** Socket of a proxy snapshotter (default [worker.oci] proxySnapshotterPath): snapshots live
+   *  in that process; `wanted` is then ignored. */
+  proxySnapshotterPath?: string;
+}
+
+export async function createLocalWorker(host: PluginHost, config: EdgebuildConfig, root: string, wanted: string, signal?: AbortSignal, log?: (l: string) => void, opts: LocalWorkerOptions = {}): Promise<LocalWorker> {
   const executor = host.get<Executor>('executor.runc');
-  const client = new RegistryClient({
-    registries: config.registry,
-    credentials: host.all<CredentialSource>('auth').map((a) => a.instance),
-    signal,
-  });
+  const credentials = host.all<CredentialSource>('auth').map((a) => a.instance);
+  const client = new RegistryClient({ registries: config.registry, credentials, signal });
   const store = new ContentStore(root);
-  const images = new RegistryImageProvider(client, store, snapshotter, log);
   const tmp = join(root, 'tmp');
   fs.mkdirSync(tmp, { recursive: true });
   // Mounts and temp dirs of a build that was killed: nobody else will clean them up.
   await sweepDeadEntries(tmp, [...TMP_PREFIXES]);
+  const proxyPath = opts.proxySnapshotterPath ?? config.worker.oci.proxySnapshotterPath;
+  const { snapshotterId, snapshotter, close } = proxyPath
+    ? await connectProxy(proxyPath, tmp, credentials)
+    : { snapshotterId: chooseSnapshotter(host, wanted), snapshotter: undefined, close: async () => {} };
+  const layerSnapshotter = snapshotter ?? host.get<LayerSnapshotter>(`snapshotter.${snapshotterId}`);
+  return assemble({ root, tmp, snapshotterId, snapshotter: layerSnapshotter, executor, client, store, log, close });
+}
+
+/** A proxy snapshotter on `path`, checked to answer, with a credential broker so that lazy
+ *  layers it mounts for a build use that build's registry credentials (credential-lease.ts). */
+async function connectProxy(path: string, tmp: string, credentials: CredentialSource[]): Promise<{ snapshotterId: string; snapshotter: LayerSnapshotter; close: () => Promise<void> }> {
+  let st;
+  try {
+    st = fs.statSync(path);
+  } catch (e) {
+    throw new WorkerError(`proxy snapshotter ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such socket (is `edgebuild snapshotter serve --socket ' + path + '` running?)' : (e as Error).message}`);
+  }
+  if (!st.isSocket()) throw new WorkerError(`proxy snapshotter ${path}: not a socket`);
+  const broker = startCredentialBroker(join(tmp, `${ownedPrefix('cred-')}${randomBytes(4).toString('hex')}.sock`), () => credentials);
+  const proxy = new ProxySnapshotter(path, { mountDir: tmp, credentials: broker });
+  try {
+    // Any answer proves a snapshots service is there; NOT_FOUND is the expected one.
+    await proxy.stat(`edgebuild-probe-${randomBytes(4).toString('hex')}`);
+  } catch (e) {
+    broker.close();
+    await proxy.close();
+    const msg = (e as Error).message.split('\n')[0];
+    const cause = /\(caused by: (.*)\)$/.exec(msg)?.[1];
+    throw new WorkerError(`proxy snapshotter ${path}: ${cause ? `not answering (${cause})` : msg.replace(`proxy snapshotter ${path}: `, '')}`);
+  }
+  return {
+    snapshotterId: `proxy ${path}`,
+    snapshotter: proxy,
+    close: async () => {
+      broker.close();
+      fs.rmSync(broker.socketPath, { force: true });
+      await proxy.close();
+    },
+  };
+}
+
+interface WorkerParts {
+  root: string;
+  tmp: string;
+  snapshotterId: string;
+  snapshotter: LayerSnapshotter;
+  executor: Executor;
+  client: RegistryClient;
+  store: ContentStore;
+  log?: (l: string) => void;
+  close: () => Promise<void>;
+}
+
+function assemble({ root, tmp, snapshotterId, snapshotter, executor, client, store, log, close }: WorkerParts): LocalWorker {
+  const images = new RegistryImageProvider(client, store, snapshotter, log);
   return {
     root,
     snapshotterId,
@@ -101,6 +160,6 @@ export async function createLocalWorker(host: PluginHost, config: EdgebuildConfi
       }
       return lines;
     },
-    async close() {},
+    close,
   };
 }

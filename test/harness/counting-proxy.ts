@@ -1,9 +1,10 @@
 // A loopback HTTP proxy in front of a registry that records every request (method and path), so
-// tests can assert what a client did (e.g. that a mount uploaded nothing). Location headers are
-// rewritten to point back at the proxy.
+// tests can assert what a client did (e.g. that a mount uploaded nothing), with each request's
+// Range header and the body bytes sent back (lazy pulls: bytes fetched vs blob size). Location
+// headers are rewritten to point back at the proxy.
 export interface CountingProxy {
   host: string;
-  requests: { method: string; path: string }[];
+  requests: { method: string; path: string; range?: string; status?: number; bytes: number }[];
   count(method: string, pathPart?: string): number;
   stop(): void;
 }
@@ -16,7 +17,8 @@ export function startCountingProxy(upstreamHost: string): CountingProxy {
     hostname: '127.0.0.1',
     async fetch(req) {
       const url = new URL(req.url);
-      requests.push({ method: req.method, path: url.pathname + url.search });
+      const entry: CountingProxy['requests'][number] = { method: req.method, path: url.pathname + url.search, range: req.headers.get('range') ?? undefined, bytes: 0 };
+      requests.push(entry);
       const headers = new Headers(req.headers);
       headers.set('host', upstreamHost);
       const body = req.method === 'GET' || req.method === 'HEAD' ? undefined : await req.arrayBuffer();
@@ -25,7 +27,16 @@ export function startCountingProxy(upstreamHost: string): CountingProxy {
       const loc = out.get('location');
       if (loc) out.set('location', loc.replace(`//${upstreamHost}`, `//${self}`));
       out.delete('content-encoding');
-      return new Response(req.method === 'HEAD' ? null : res.body, { status: res.status, headers: out });
+      entry.status = res.status;
+      const counted = res.body?.pipeThrough(
+        new TransformStream<Uint8Array, Uint8Array>({
+          transform(chunk, ctrl) {
+            entry.bytes += chunk.byteLength;
+            ctrl.enqueue(chunk);
+          },
+        }),
+      );
+      return new Response(req.method === 'HEAD' ? null : counted, { status: res.status, headers: out });
     },
   });
   self = `127.0.0.1:${server.port}`;
