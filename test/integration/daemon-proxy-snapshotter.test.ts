@@ -50,7 +50,8 @@ async function estargzBase(): Promise<string> {
 }
 
 function spawnLogged(which: 'proxy' | 'daemon', argv: string[], env: Record<string, string>) {
-  const p = Bun.spawn([process.execPath, CLI, ...argv], { env: { ...process.env, EDGEBUILD_CONFIG: '', ...env }, stdout: 'pipe', stderr: 'pipe' });
+  // Like the harness's edgebuild(): the compiled binary with EDGEBUILD_BIN, else from source.
+  const p = Bun.spawn([...(process.env.EDGEBUILD_BIN ? [process.env.EDGEBUILD_BIN] : [process.execPath, CLI]), ...argv], { env: { ...process.env, EDGEBUILD_CONFIG: '', ...env }, stdout: 'pipe', stderr: 'pipe' });
   void (async () => {
     for await (const c of p.stderr as ReadableStream<Uint8Array>) logs[which] += new TextDecoder().decode(c);
   })();
@@ -104,7 +105,7 @@ beforeAll(async () => {
   proxy = spawnLogged('proxy', ['--root', proxyRoot, '--config', cfg, 'snapshotter', 'serve', '--socket', proxySock, '--type', 'stargz'], noCreds);
   await waitFor('snapshotter serve', proxy, () => logs.proxy.includes('serving snapshotter.stargz'), () => logs.proxy);
   daemon = spawnLogged('daemon', ['--root', daemonRoot, '--config', cfg, '--addr', `unix://${daemonSock}`, 'daemon', `--oci-worker-proxy-snapshotter-path=${proxySock}`], noCreds);
-  await waitFor('daemon', daemon, () => fs.existsSync(daemonSock), () => logs.daemon);
+  await waitFor('daemon', daemon, () => logs.daemon.includes(' listening on '), () => logs.daemon);
 }, 600_000);
 
 afterAll(async () => {
@@ -158,9 +159,21 @@ describe('daemon with a proxy stargz snapshotter [slow]', () => {
     expect(r.err).toMatch(/401|unauthorized/i);
   }, 300_000);
 
-  test('daemon SIGTERM: no mounts or containers left on its side, no active snapshots in the proxy; proxy SIGTERM unmounts the lazy layer [slow]', async () => {
+  test('daemon SIGTERM mid-RUN: the build is cancelled, no mounts or containers left on its side, no active snapshots in the proxy; proxy SIGTERM unmounts the lazy layer [slow]', async () => {
+    const ctx = join(work, 'ctx3');
+    fs.mkdirSync(ctx);
+    fs.writeFileSync(join(ctx, 'Dockerfile'), `FROM ${baseRef}\nRUN sleep 60\n`);
+    const pending = edgebuild(['--addr', `unix://${daemonSock}`, 'build', '--progress', 'plain', ctx], { env: clientEnv() });
+    const deadline = Date.now() + 60_000;
+    while (runcContainers(daemonRoot).length === 0) {
+      if (Date.now() > deadline) throw new Error(`RUN sleep never started: ${logs.daemon}`);
+      await Bun.sleep(100);
+    }
     await stop(daemon);
     expect(daemon!.exitCode).toBe(0);
+    const cancelled = await pending;
+    expect(cancelled.code).not.toBe(0);
+    expect(cancelled.err).toMatch(/cancel|shutting down/i);
     expect(await mountsUnder(daemonRoot)).toEqual([]);
     expect(runcContainers(daemonRoot)).toEqual([]);
     expect(fs.readdirSync(join(daemonRoot, 'tmp')).filter((n) => n.startsWith('cred-'))).toEqual([]);
