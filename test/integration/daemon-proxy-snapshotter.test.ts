@@ -6,12 +6,10 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { startRegistry, type TestRegistry } from '../harness/registry.ts';
 import { startCountingProxy, type CountingProxy } from '../harness/counting-proxy.ts';
-import { testImage } from '../harness/images.ts';
-import { TEST_CACHE } from '../harness/rootfs.ts';
+import { estargzTestImage } from '../harness/images.ts';
 import { edgebuild, mountsUnder, runcContainers } from '../harness/edgebuild.ts';
 import { mountPoints, unmountAll } from '../../core/snapshot/mount.ts';
 import { ProxySnapshotter } from '../../core/snapshot/proxy-client.ts';
@@ -32,22 +30,6 @@ let layer: { digest: string; size: number };
 let proxy: ReturnType<typeof Bun.spawn> | undefined;
 let daemon: ReturnType<typeof Bun.spawn> | undefined;
 const logs = { proxy: '', daemon: '' };
-
-/** debian-base converted to eStargz once, kept in the test cache next to its source. */
-async function estargzBase(): Promise<string> {
-  const src = await testImage('debian-base');
-  const dest = join(TEST_CACHE, 'images', `${basename(src)}-esgz`);
-  if (fs.existsSync(join(dest, 'index.json'))) return dest;
-  const tmp = `${dest}.tmp-${randomBytes(4).toString('hex')}`;
-  const r = await edgebuild(['--root', join(work, 'convert-root'), 'convert', '--estargz', '--oci', `oci:${src}:latest`, `oci:${tmp}:latest`]);
-  if (r.code !== 0) throw new Error(`convert failed: ${r.err}`);
-  try {
-    fs.renameSync(tmp, dest);
-  } catch {
-    fs.rmSync(tmp, { recursive: true, force: true }); // another run made it meanwhile
-  }
-  return dest;
-}
 
 function spawnLogged(which: 'proxy' | 'daemon', argv: string[], env: Record<string, string>) {
   // Like the harness's edgebuild(): the compiled binary with EDGEBUILD_BIN, else from source.
@@ -80,7 +62,7 @@ beforeAll(async () => {
   work = fs.mkdtempSync(join(tmpdir(), 'eb-dproxy-'));
   reg = await startRegistry({ kind: 'basic', users: { alice: PASSWORD } });
   counting = startCountingProxy(reg.host);
-  const layout = await estargzBase();
+  const layout = await estargzTestImage('debian-base');
   const manifest = JSON.parse(fs.readFileSync(join(layout, 'blobs', 'sha256', JSON.parse(fs.readFileSync(join(layout, 'index.json'), 'utf8')).manifests[0].digest.slice(7)), 'utf8'));
   expect(manifest.layers[0].annotations?.['containerd.io/snapshot/stargz/toc.digest']).toMatch(/^sha256:/);
   layer = { digest: manifest.layers[0].digest, size: manifest.layers[0].size };
