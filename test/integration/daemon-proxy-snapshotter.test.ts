@@ -141,6 +141,22 @@ describe('daemon with a proxy stargz snapshotter [slow]', () => {
     expect(r.err).toMatch(/401|unauthorized/i);
   }, 300_000);
 
+  test('an in-process build with [worker.oci] proxySnapshotterPath uses the proxy as well [slow]', async () => {
+    const ctx = join(work, 'ctx-local');
+    fs.mkdirSync(ctx);
+    fs.writeFileSync(join(ctx, 'Dockerfile'), `FROM ${baseRef} AS base\nRUN head -c 3 /etc/os-release > /local\nFROM scratch\nCOPY --from=base /local /\n`);
+    const cfg = join(work, 'local.toml');
+    fs.writeFileSync(cfg, `[worker.oci]\nproxySnapshotterPath = "${proxySock}"\n`);
+    const before = counting.requests.length;
+    const r = await edgebuild(['--root', join(work, 'local-root'), '--config', cfg, 'build', '--progress', 'plain', '-o', `type=local,dest=${join(work, 'out-local')}`, ctx], { env: clientEnv() });
+    if (r.code !== 0) throw new Error(`build failed:\n${r.err}\n--- proxy:\n${logs.proxy}`);
+    expect(fs.readFileSync(join(work, 'out-local', 'local'), 'utf8')).toBe('PRE');
+    // The layer the proxy already mounted serves this build too: no blob is downloaded whole.
+    expect(counting.requests.slice(before).filter((q) => q.method === 'GET' && q.path.includes('/blobs/') && !q.range && !q.path.includes(layer.digest) && q.bytes > 100_000)).toEqual([]);
+    expect(counting.requests.slice(before).filter((q) => q.method === 'GET' && q.path.includes(layer.digest) && !q.range)).toEqual([]);
+    expect(await mountsUnder(join(work, 'local-root'))).toEqual([]);
+  }, 300_000);
+
   test('daemon SIGTERM mid-RUN: the build is cancelled, no mounts or containers left on its side, no active snapshots in the proxy; proxy SIGTERM unmounts the lazy layer [slow]', async () => {
     const ctx = join(work, 'ctx3');
     fs.mkdirSync(ctx);
