@@ -23,7 +23,8 @@ import {
   type Timestamp,
 } from '../grpc/snapshots-messages.ts';
 import { applyLayer } from '../layer/apply.ts';
-import { diffDirs, type DiffOptions, type LayerDigest, type LayerStream } from '../layer/diff.ts';
+import { diffDirs, diffOverlayUpper, type DiffOptions, type LayerDigest, type LayerStream } from '../layer/diff.ts';
+import { overlayFeatureOptions } from '../../plugins/snapshotter-overlay/driver.ts';
 import type { TarSource } from '../layer/tar-reader.ts';
 import type { LayerSnapshotter } from '../layer/types.ts';
 import { mountAll, unmountAll } from './mount.ts';
@@ -208,13 +209,20 @@ export class ProxySnapshotter implements LayerSnapshotter, RemoteSnapshotter {
         views.push(`diff-${tag} upper ${key}`);
         upperMounts = await this.view(views[views.length - 1], key);
       }
-      let lower: string | undefined;
-      if (s.parent) {
-        views.push(`diff-${tag} lower ${key}`);
-        lower = await mountTmp(await this.view(views[views.length - 1], s.parent));
+      let out: LayerStream;
+      const layerDir = s.parent ? overlayLayerDir(upperMounts, s.kind) : undefined;
+      if (layerDir) {
+        // The snapshot's own overlay layer dir holds exactly its changes (whiteouts included),
+        // as the in-process overlay driver diffs: no walk of the whole merged tree.
+        out = diffOverlayUpper(layerDir.dir, { ...opts, lowers: layerDir.lowers });
+      } else {
+        let lower: string | undefined;
+        if (s.parent) {
+          views.push(`diff-${tag} lower ${key}`);
+          lower = await mountTmp(await this.view(views[views.length - 1], s.parent));
+        }
+        out = diffDirs(lower, await mountTmp(upperMounts), opts);
       }
-      const upper = await mountTmp(upperMounts);
-      const out = diffDirs(lower, upper, opts);
       // done settles only after the mounts and views are gone.
       const done = out.done.then(
         async (r) => (await cleanup(), r),
@@ -269,6 +277,29 @@ export class ProxySnapshotter implements LayerSnapshotter, RemoteSnapshotter {
     void this.refreshRemoteStatus().catch(() => {});
     return this.lastStatus;
   }
+}
+
+const OVERLAY_FEATURES_OFF = overlayFeatureOptions();
+
+/** The dir holding only snapshot's own layer, when `mounts` is one overlay the way containerd's
+ *  and edgebuild's overlay snapshotters build it: an active snapshot's upperdir, or the first
+ *  lowerdir of a committed snapshot's view (nearest first). Undefined when the layer cannot be
+ *  read from one dir: binds (native snapshotter, no parent) or overlay features that make an
+ *  upperdir depend on its lowers (metacopy, redirect_dir) left on. */
+export function overlayLayerDir(mounts: Mount[], kind: 'active' | 'committed'): { dir: string; lowers: string[] } | undefined {
+  if (mounts.length !== 1 || mounts[0].type !== 'overlay') return undefined;
+  const opts = mounts[0].options;
+  const value = (name: string) => opts.find((o) => o.startsWith(`${name}=`))?.slice(name.length + 1);
+  if (opts.some((o) => /^(metacopy|redirect_dir)=(on|follow)$/.test(o))) return undefined;
+  if (!OVERLAY_FEATURES_OFF.every((o) => opts.includes(o))) return undefined;
+  const lowers = value('lowerdir')?.split(':') ?? [];
+  if (lowers.length === 0 || !lowers.every((d) => d.startsWith('/'))) return undefined;
+  if (kind === 'active') {
+    const upper = value('upperdir');
+    return upper?.startsWith('/') ? { dir: upper, lowers } : undefined;
+  }
+  if (value('upperdir') !== undefined || lowers.length < 2) return undefined;
+  return { dir: lowers[0], lowers: lowers.slice(1) };
 }
 
 /** A failed call, keeping the gRPC status (NOT_FOUND, ALREADY_EXISTS…) for callers that branch. */
