@@ -90,7 +90,7 @@ Docker-style flags:
         for (const n of e.notes) ctx.err(n);
         if (e.digest) ctx.err(`exported ${e.type}: ${e.digest}`);
       }
-      for (const line of worker.report?.() ?? []) ctx.err(line);
+      for (const line of (await worker.report?.()) ?? []) ctx.err(line);
       const budget = budgetFromConfig(ctx.config);
       if (budget) {
         const gc = await enforceBudget(ctx.root, worker.snapshotter, worker.store, budget);

@@ -26,7 +26,7 @@ export interface LocalWorker extends Worker {
   client: RegistryClient;
   store: ContentStore;
   /** Lines for the end of a build: per base layer lazy / pulled, bytes fetched vs size. */
-  report(): string[];
+  report(): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -149,13 +149,14 @@ function assemble({ root, tmp, snapshotterId, snapshotter, executor, client, sto
       }
       return { path, digest: 'sha256:' + hash.digest('hex') };
     },
-    report() {
+    async report() {
       const lines: string[] = [];
-      const status = isRemoteSnapshotter(snapshotter) ? snapshotter.remoteStatus() : [];
+      // A proxy's status is fetched now (its remoteStatus() is the last answer, for sync callers).
+      const status = snapshotter instanceof ProxySnapshotter ? await snapshotter.refreshRemoteStatus().catch(() => []) : isRemoteSnapshotter(snapshotter) ? snapshotter.remoteStatus() : [];
       for (const o of images.outcomes) {
-        if (o.how === 'lazy') {
-          const s = status.find((x) => x.digest === o.digest);
-          lines.push(`base layer ${o.digest.slice(0, 19)} (${o.imageRef}): lazy, fetched ${formatBytes(s?.fetched ?? 0)} of ${formatBytes(o.size)}`);
+        const s = status.find((x) => x.digest === o.digest);
+        if (o.how === 'lazy' || (o.how === 'present' && s)) {
+          lines.push(`base layer ${o.digest.slice(0, 19)} (${o.imageRef}): lazy${o.how === 'present' ? ' (existing snapshot)' : ''}, fetched ${formatBytes(s?.fetched ?? 0)} of ${formatBytes(o.size)}`);
         } else if (o.how === 'pulled') lines.push(`base layer ${o.digest.slice(0, 19)} (${o.imageRef}): pulled ${formatBytes(o.size)}${o.reason ? ` (${o.reason})` : ''}`);
       }
       return lines;

@@ -78,7 +78,7 @@ beforeAll(async () => {
   // Neither process has credentials; only the client does.
   const noCreds = { DOCKER_CONFIG: join(work, 'no-docker'), HOME: join(work, 'no-home') };
   fs.mkdirSync(join(work, 'client-docker'));
-  fs.writeFileSync(join(work, 'client-docker', 'config.json'), JSON.stringify({ auths: { [counting.host]: { auth: Buffer.from(`alice:${PASSWORD}`).toString('base64') } } }));
+  fs.writeFileSync(join(work, 'client-docker', 'config.json'), JSON.stringify({ auths: { [counting.host]: { auth: Buffer.from(`alice:${PASSWORD}`).toString('base64') } } }), { mode: 0o600 });
 
   proxyRoot = join(work, 'proxy-root');
   daemonRoot = join(work, 'daemon-root');
@@ -151,6 +151,8 @@ describe('daemon with a proxy stargz snapshotter [slow]', () => {
     const r = await edgebuild(['--root', join(work, 'local-root'), '--config', cfg, 'build', '--progress', 'plain', '-o', `type=local,dest=${join(work, 'out-local')}`, ctx], { env: clientEnv() });
     if (r.code !== 0) throw new Error(`build failed:\n${r.err}\n--- proxy:\n${logs.proxy}`);
     expect(fs.readFileSync(join(work, 'out-local', 'local'), 'utf8')).toBe('PRE');
+    // The end-of-build report asks the proxy for the layer's lazy-fetch status.
+    expect(r.err).toMatch(new RegExp(`base layer ${layer.digest.slice(0, 19)} \\(.*\\): lazy \\(existing snapshot\\), fetched [1-9][0-9.]*[kKM]B of 30\\.2MB`));
     // The layer the proxy already mounted serves this build too: no blob is downloaded whole.
     expect(counting.requests.slice(before).filter((q) => q.method === 'GET' && q.path.includes('/blobs/') && !q.range && !q.path.includes(layer.digest) && q.bytes > 100_000)).toEqual([]);
     expect(counting.requests.slice(before).filter((q) => q.method === 'GET' && q.path.includes(layer.digest) && !q.range)).toEqual([]);
