@@ -22,6 +22,8 @@ import { exportCache, inlineCache } from '../cache/export.ts';
 import { INLINE_CACHE_KEY } from '../cache/format.ts';
 import { IMAGE_EXPORTERS, parseImageAttrs } from '../export/image-attrs.ts';
 import { isAccessRecorder, type LayerAccesses } from '../snapshot/types.ts';
+import { layerAccessKey } from '../solver/solver.ts';
+import { LocalAccessRecorder } from './record-local.ts';
 import type { LayerRecord } from '../solver/worker.ts';
 
 export interface OutputSpec {
@@ -63,7 +65,7 @@ const NEEDS_LAYERS = new Set(['image', 'oci', 'docker', 'registry']);
 export async function runBuild(req: BuildRequest, svc: BuildServices): Promise<BuildOutcome> {
   const frontend = svc.host.get<Frontend>(`frontend.${req.frontend}`);
   const exporters = req.outputs.map((o) => ({ spec: o, exporter: svc.host.get<Exporter>(`exporter.${o.type}`) }));
-  checkEstargzOptimize(req.outputs, svc.worker);
+  const optimize = checkEstargzOptimize(req.outputs, svc.worker);
   const resolved = new Map<string, Promise<ImageInfo>>();
   const resolve = (ref: string, platform: Platform) => {
     const k = `${ref}|${platform.os}/${platform.architecture}/${platform.variant ?? ''}`;
@@ -119,7 +121,10 @@ export async function runBuild(req: BuildRequest, svc: BuildServices): Promise<B
         }),
       )
     : undefined;
+  // estargz-optimize: RUN steps also record what they open in layers that are plain dirs.
+  const localRecorder = optimize ? new LocalAccessRecorder(join(svc.worker.root, 'tmp'), (l) => console.error(`edgebuild: ${l}`)) : undefined;
   const solver = new Solver(graph, worker, {
+    localRecorder,
     remoteCache,
     locals: req.locals,
     secrets: req.secrets,
@@ -128,7 +133,7 @@ export async function runBuild(req: BuildRequest, svc: BuildServices): Promise<B
     signal: svc.signal,
     compileFilter: svc.compileFilter,
   });
-  const result = await solver.solve();
+  const result = await solver.solve().finally(() => localRecorder?.close());
   if (result.kind !== 'fs') throw new Error('build result is a local source, not a filesystem');
   const exports: BuildOutcome['exports'] = [];
   // Hoisted below: exporters read the mounted result, then cache export runs.
@@ -189,30 +194,33 @@ export async function runBuild(req: BuildRequest, svc: BuildServices): Promise<B
   }
 }
 
-/** estargz-optimize is refused before anything runs when it cannot work: on an exporter that
- *  writes no image layers, with another compression, or without a snapshotter that records. */
-export function checkEstargzOptimize(outputs: OutputSpec[], worker: Worker): void {
+/** Snapshotters whose layers are overlay lowerdirs, one dir per layer: recordable (see record-local.ts). */
+const RECORDABLE_SNAPSHOTTERS = ['overlay', 'stargz'];
+
+/** Whether an output asks for estargz-optimize. It is refused before anything runs when it cannot
+ *  work: on an exporter that writes no image layers, with another compression, or on a snapshotter
+ *  whose layers cannot be recorded. */
+export function checkEstargzOptimize(outputs: OutputSpec[], worker: Worker): boolean {
+  let wanted = false;
   for (const o of outputs) {
     if (!('estargz-optimize' in o.attrs)) continue;
     if (!IMAGE_EXPORTERS.includes(o.type)) throw new Error(`--output type=${o.type}: estargz-optimize applies only to type=image, registry, oci or docker`);
     if (!parseImageAttrs(o.type, o.attrs, { oci: true }).estargzOptimize) continue;
-    if (!isAccessRecorder(worker.snapshotter)) {
-      throw new Error(`--output type=${o.type}: estargz-optimize=true needs the stargz snapshotter (--snapshotter stargz): access recording runs in its FUSE layers`);
+    if (!isAccessRecorder(worker.snapshotter) && !RECORDABLE_SNAPSHOTTERS.includes(worker.snapshotterId ?? '')) {
+      throw new Error(`--output type=${o.type}: estargz-optimize=true needs the overlay or stargz snapshotter to record file accesses (this build uses ${worker.snapshotterId ?? 'another snapshotter'})`);
     }
+    wanted = true;
   }
+  return wanted;
 }
 
-/** Gives each output layer the files the output's steps opened in it. Base layers get their
- *  recorded paths; layers built here get every recorded path of the output's base layers, as
- *  ctr-remote applies a record to every layer (a file read from the base and later rewritten is
- *  prioritized where it now lives). Reads of other images (COPY --from=IMAGE) do not count. */
+/** Gives each output layer the files the output's steps opened in it: image layers by blob
+ *  digest, built layers by snapshot name; overlay opens a file in the top-most layer holding it,
+ *  so a shadowed copy is never counted. Reads of other images (COPY --from=IMAGE) do not count. */
 export function attachAccesses(layers: ExportLayer[], chain: LayerRecord[], accessed: LayerAccesses | undefined): void {
   if (!accessed) return;
-  const bases = chain.flatMap((l) => (l.existing ? [l.existing.descriptor.digest] : []));
-  const all = [...new Set(bases.flatMap((d) => accessed[d] ?? []))];
   layers.forEach((layer, i) => {
-    const digest = chain[i]?.existing?.descriptor.digest;
-    layer.accessed = digest ? [...(accessed[digest] ?? [])] : all;
+    layer.accessed = [...(accessed[layerAccessKey(chain[i])] ?? [])];
   });
 }
 

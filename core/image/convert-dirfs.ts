@@ -1,15 +1,21 @@
-// A read-only FUSE tree over a local directory, for `convert --optimize`: the workload runs on it
-// so the FUSE server sees (and records) every file it opens. Loaded inside the FUSE handler
+// A read-only FUSE tree over a local directory, for `convert --optimize` and for recording which
+// files build steps open in local layers (estargz-optimize): the workload runs on it so the FUSE
+// server sees (and records) every file it opens. Loaded inside the FUSE handler
 // workers (`createFs`), so it must stay importable on its own; the compiled binary lists it as an
 // extra entrypoint. Inodes are numbered by a walk at start-up: the tree is an unpacked image that
 // nothing changes while it is served.
 import { closeSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, type BigIntStats } from 'node:fs';
 import { join } from 'node:path';
-import { Errno, S_IFMT } from '../../plugins/snapshotter-stargz/fuse/abi.ts';
+import { lgetxattr, llistxattr } from '../layer/libc.ts';
+import { Errno, S_IFMT, S_IFREG } from '../../plugins/snapshotter-stargz/fuse/abi.ts';
 import { FsError, type DirEntry, type NodeAttr, type ReadOnlyFs } from '../../plugins/snapshotter-stargz/fuse/types.ts';
 
 export interface DirFsInit {
   dir: string;
+  /** Serve the tree's xattrs (overlay's opaque markers when it is a layer under overlayfs). */
+  xattrs?: boolean;
+  /** Offer regular files to the kernel as passthrough backing files (reads bypass the server). */
+  passthrough?: boolean;
 }
 
 interface Node {
@@ -34,7 +40,7 @@ function attrOf(ino: bigint, st: BigIntStats): NodeAttr {
 }
 
 export function createFs(init: unknown): ReadOnlyFs {
-  const { dir } = init as DirFsInit;
+  const { dir, xattrs, passthrough } = init as DirFsInit;
   const nodes = new Map<bigint, Node>();
   const byIdentity = new Map<string, bigint>(); // hardlinks share one inode
   let next = 1n;
@@ -87,10 +93,15 @@ export function createFs(init: unknown): ReadOnlyFs {
         closeSync(fd);
       }
     },
-    // xattrs (capabilities, ACLs) are not needed to see which files a workload opens.
-    getxattr: () => undefined,
-    listxattr: () => [],
+    // Without `xattrs` (convert --optimize): capabilities and ACLs are not needed to see which
+    // files a workload opens.
+    getxattr: (ino, name) => (xattrs ? lgetxattr(join(dir, get(ino).path), name) : undefined),
+    listxattr: (ino) => (xattrs ? llistxattr(join(dir, get(ino).path)) : []),
     pathOf: (ino) => nodes.get(ino)?.path,
+    backingFile: (ino) => {
+      const n = passthrough ? nodes.get(ino) : undefined;
+      return n && (n.attr.mode & S_IFMT) === S_IFREG ? { path: join(dir, n.path) } : undefined;
+    },
   };
 }
 

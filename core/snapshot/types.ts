@@ -71,8 +71,8 @@ export function isRemoteSnapshotter(s: Snapshotter): s is RemoteSnapshotter {
   return typeof (s as Partial<RemoteSnapshotter>).prepareRemote === 'function';
 }
 
-/** Files opened in each layer while a recording ran: layer blob digest → paths as in that layer
- *  (no leading slash), in first-open order. */
+/** Files opened in each layer while a recording ran: layer blob digest (or `snapshot:NAME` for a
+ *  layer built locally) → paths as in that layer (no leading slash), in first-open order. */
 export type LayerAccesses = Record<string, string[]>;
 
 export interface AccessRecording {

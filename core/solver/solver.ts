@@ -31,6 +31,17 @@ export interface SolveOptions {
   /** Imported build cache (--import-cache): asked on a local miss; a hit gives the step's layer
    *  chain as committed snapshots, so the step does not run. */
   remoteCache?: RemoteCacheLookup;
+  /** Record which files RUN steps open in local layers too (estargz-optimize asked for it). */
+  localRecorder?: LocalLayerRecorder;
+}
+
+/** Access recording for layers that are plain directories (see core/build/record-local.ts). */
+export interface LocalLayerRecorder {
+  /** The step's root mounts with each plain-directory lowerdir seen through a recording view;
+   *  `lowers` is the original lowerdir list (top first), empty when nothing was wrapped. */
+  wrap(mounts: Mount[]): Promise<{ mounts: Mount[]; lowers: string[] }>;
+  /** Files opened through the views until stop(), by original dir. */
+  record(): { stop(): Promise<Record<string, string[]>> };
 }
 
 export interface RemoteCacheLookup {
@@ -311,10 +322,34 @@ export class Solver {
     const parent = await base.snapshot();
     const snapshotName = await this.snapshotName(key);
     return this.withActive(parent, async (rootMounts, active) => {
-      const { accessed } = await this.recordingAccess(() => this.runExec(op, rootMounts, p));
+      const local = this.opts.localRecorder;
+      const wrapped = local ? await local.wrap(rootMounts) : { mounts: rootMounts, lowers: [] };
+      const localRec = wrapped.lowers.length ? local?.record() : undefined;
+      let accessed: LayerAccesses | undefined;
+      try {
+        accessed = (await this.recordingAccess(() => this.runExec(op, wrapped.mounts, p))).accessed;
+      } finally {
+        const byDir = await localRec?.stop();
+        if (byDir) accessed = mergeAccesses(accessed, this.byLayer(byDir, wrapped.lowers, base.layers)) ?? {};
+      }
       await this.worker.snapshotter.commit(snapshotName, active);
       return this.commitRecord(key, snapshotName, parent, base, v, accessed);
     });
+  }
+
+  /** Files opened per lowerdir → per layer of the chain: lowerdirs are the chain's layers, top
+   *  first. Built layers are named `snapshot:NAME`, image layers by their blob digest. */
+  private byLayer(byDir: Record<string, string[]>, lowers: string[], chain: LayerRecord[]): LayerAccesses {
+    // A snapshotter whose lowerdirs are not one per layer: nothing can be attributed (the export
+    // notes then say nothing was recorded for those layers).
+    if (lowers.length !== chain.length) return {};
+    const out: LayerAccesses = {};
+    lowers.forEach((dir, i) => {
+      const files = byDir[dir];
+      const layer = chain[chain.length - 1 - i];
+      if (files?.length) out[layerAccessKey(layer)] = files;
+    });
+    return out;
   }
 
   private async runExec(op: ExecOp, rootMounts: Mount[], p: VertexProgress): Promise<void> {
@@ -476,6 +511,11 @@ export class Solver {
       fs.rmSync(path, { force: true });
     }
   }
+}
+
+/** The key of a layer in LayerAccesses: an image layer's blob digest, else `snapshot:NAME`. */
+export function layerAccessKey(l: LayerRecord): string {
+  return l.existing ? l.existing.descriptor.digest : `snapshot:${l.snapshot}`;
 }
 
 /** a then b, each layer's paths in first-open order without repeats; undefined when neither recorded. */

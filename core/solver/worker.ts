@@ -49,6 +49,8 @@ export interface ImageProvider {
 
 export interface Worker {
   root: string;
+  /** Id of the snapshotter plugin (overlay, native, stargz, …), when known. */
+  snapshotterId?: string;
   snapshotter: Snapshotter;
   executor: Executor;
   images: ImageProvider;

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { parseImageAttrs } from '../../../core/export/image-attrs.ts';
 import { buildImage } from '../../../core/export/image-builder.ts';
 import { attachAccesses, checkEstargzOptimize } from '../../../core/build/run.ts';
-import { mergeAccesses } from '../../../core/solver/solver.ts';
+import { layerAccessKey, mergeAccesses } from '../../../core/solver/solver.ts';
 import type { ExportLayer } from '../../../core/export/types.ts';
 import type { LayerRecord, Worker } from '../../../core/solver/worker.ts';
 import { estargzCompressor } from '../../../plugins/compressor-estargz/index.ts';
@@ -33,16 +33,19 @@ describe('estargz-optimize attribute', () => {
   });
 
   test('refused before the build: on exporters without layers, and without a recording snapshotter', () => {
-    const plain = { snapshotter: {} } as unknown as Worker;
+    const plain = { snapshotter: {}, snapshotterId: 'native' } as unknown as Worker;
+    const overlay = { snapshotter: {}, snapshotterId: 'overlay' } as unknown as Worker;
     const recorder = { snapshotter: { recordAccess: () => ({ stop: async () => ({}) }) } } as unknown as Worker;
     const out = (type: string, attrs: Record<string, string>) => [{ type, attrs }];
     expect(() => checkEstargzOptimize(out('local', { dest: 'x', 'estargz-optimize': 'true' }), recorder)).toThrow('--output type=local: estargz-optimize applies only to type=image, registry, oci or docker');
     expect(() => checkEstargzOptimize(out('oci', { dest: 'x', compression: 'gzip', 'estargz-optimize': 'true' }), recorder)).toThrow('needs compression=estargz');
     expect(() => checkEstargzOptimize(out('oci', { dest: 'x', compression: 'estargz', 'estargz-optimize': 'true' }), plain)).toThrow(
-      '--output type=oci: estargz-optimize=true needs the stargz snapshotter (--snapshotter stargz): access recording runs in its FUSE layers',
+      '--output type=oci: estargz-optimize=true needs the overlay or stargz snapshotter to record file accesses (this build uses native)',
     );
-    expect(() => checkEstargzOptimize(out('oci', { dest: 'x', compression: 'estargz', 'estargz-optimize': 'true' }), recorder)).not.toThrow();
-    expect(() => checkEstargzOptimize(out('oci', { dest: 'x', compression: 'estargz', 'estargz-optimize': 'false' }), plain)).not.toThrow();
+    expect(checkEstargzOptimize(out('oci', { dest: 'x', compression: 'estargz', 'estargz-optimize': 'true' }), recorder)).toBe(true);
+    expect(checkEstargzOptimize(out('image', { compression: 'estargz', 'estargz-optimize': 'true' }), overlay)).toBe(true);
+    expect(checkEstargzOptimize(out('oci', { dest: 'x', compression: 'estargz', 'estargz-optimize': 'false' }), plain)).toBe(false);
+    expect(checkEstargzOptimize(out('oci', { dest: 'x', compression: 'estargz' }), plain)).toBe(false);
   });
 });
 
@@ -53,16 +56,18 @@ describe('access lists', () => {
     expect(mergeAccesses({ a: ['x', 'y'] }, { a: ['z', 'x'], b: ['q'] })).toEqual({ a: ['x', 'y', 'z'], b: ['q'] });
   });
 
-  test('base layers get their own paths, built layers every path of the output base layers, other images none', () => {
+  test('each layer gets the paths opened in it: image layers by digest, built layers by snapshot; other images none', () => {
     const base = (digest: string): LayerRecord => ({ snapshot: 's', existing: { descriptor: { mediaType: 'm', digest, size: 1 }, repository: 'r', imageRef: 'i' } });
-    const chain: LayerRecord[] = [base('sha256:a'), base('sha256:b'), { snapshot: 'cache/1' }];
+    const chain: LayerRecord[] = [base('sha256:a'), base('sha256:b'), { snapshot: 'cache/1' }, { snapshot: 'cache/2' }];
     const mk = (): ExportLayer[] => chain.map(() => ({ diffID: 'd', openTar: async () => new Response('').body! }));
     const layers = mk();
-    attachAccesses(layers, chain, { 'sha256:a': ['bin/sh', 'lib/libc.so'], 'sha256:b': ['etc/conf'], 'sha256:other': ['usr/local/go/bin/go'] });
-    expect(layers.map((l) => l.accessed)).toEqual([['bin/sh', 'lib/libc.so'], ['etc/conf'], ['bin/sh', 'lib/libc.so', 'etc/conf']]);
+    attachAccesses(layers, chain, { 'sha256:a': ['bin/sh', 'lib/libc.so'], 'sha256:b': ['etc/conf'], 'sha256:other': ['usr/local/go/bin/go'], 'snapshot:cache/1': ['app/run'] });
+    expect(layers.map((l) => l.accessed)).toEqual([['bin/sh', 'lib/libc.so'], ['etc/conf'], ['app/run'], []]);
+    expect(layerAccessKey(chain[0])).toBe('sha256:a');
+    expect(layerAccessKey(chain[2])).toBe('snapshot:cache/1');
     const none = mk();
     attachAccesses(none, chain, undefined);
-    expect(none.map((l) => l.accessed)).toEqual([undefined, undefined, undefined]);
+    expect(none.map((l) => l.accessed)).toEqual([undefined, undefined, undefined, undefined]);
   });
 });
 
