@@ -66,6 +66,14 @@ export function compressorFor(opts: Pick<BuildImageOptions, 'exporter' | 'compre
 }
 
 const LAYER_CONCURRENCY = 2;
+const PREVIEW_NAMES = 6;
+
+/** ": a, b, c … (+N more)" for output lines; empty for no names. */
+function namesPreview(names: string[]): string {
+  if (names.length === 0) return '';
+  const shown = names.slice(0, PREVIEW_NAMES).join(', ');
+  return `: ${shown}${names.length > PREVIEW_NAMES ? ` … (+${names.length - PREVIEW_NAMES} more)` : ''}`;
+}
 
 /** Runs run(0..n-1) at most `limit` at a time; waits for all (so no temp file appears after a failure). */
 async function settleWithLimit<T>(n: number, limit: number, run: (i: number) => Promise<T>): Promise<PromiseSettledResult<T>[]> {
@@ -119,7 +127,8 @@ export async function buildImage(input: ExportInput, opts: BuildImageOptions, pr
     if (prioritizedFiles) {
       const what = ex ? `base layer ${short(ex.descriptor.digest)}` : `layer of ${JSON.stringify(layer.createdBy ?? 'a build step')}`;
       const recorded = layer.accessed === undefined ? 'nothing recorded for it' : `${prioritizedFiles.length} recorded`;
-      notes[i] = `layer ${i + 1} ${short(blob.digest)} optimized (${what}): ${blob.prioritized ?? 0} file(s) prioritized before .prefetch.landmark (${recorded})`;
+      const placed = blob.prioritizedFiles ?? [];
+      notes[i] = `layer ${i + 1} ${short(blob.digest)} optimized (${what}): ${placed.length} file(s) prioritized before .prefetch.landmark (${recorded})${namesPreview(placed)}`;
     }
     // estargz-like compressors append a TOC, so the blob's own diffID is what the config lists.
     const descriptor: Descriptor = { mediaType: blob.mediaType, digest: blob.digest, size: blob.size, ...(blob.annotations ? { annotations: blob.annotations } : {}) };

@@ -71,8 +71,8 @@ export interface CompressedBlob {
   /** The diffID the compressed blob decompresses to (estargz adds the TOC entry, so it changes). */
   diffID: string;
   annotations?: Record<string, string>;
-  /** Prioritized files placed ahead of the prefetch landmark (estargz with prioritizedFiles). */
-  prioritized?: number;
+  /** Prioritized files placed ahead of the prefetch landmark, in order (estargz with prioritizedFiles). */
+  prioritizedFiles?: string[];
 }
 
 export interface CompressOptions {

@@ -125,8 +125,9 @@ export function estargzCompressor(format: EstargzFormat, defaults: EstargzDefaul
         tmpDir: opts.tmpDir,
       });
       const mediaType = format === 'gzip' && !opts.oci ? MediaType.dockerLayerGzip : blob.mediaType;
-      const prioritized = extra.prioritizedFiles ? new Set(extra.prioritizedFiles).size - blob.missedPrioritizedFiles.length : undefined;
-      return { path: blob.path, digest: blob.digest, size: blob.size, mediaType, diffID: blob.diffID, annotations: blob.annotations, prioritized };
+      const missed = new Set(blob.missedPrioritizedFiles);
+      const prioritizedFiles = extra.prioritizedFiles ? [...new Set(extra.prioritizedFiles)].filter((p) => !missed.has(p)) : undefined;
+      return { path: blob.path, digest: blob.digest, size: blob.size, mediaType, diffID: blob.diffID, annotations: blob.annotations, prioritizedFiles };
     },
   };
 }

@@ -77,7 +77,7 @@ async function layersOf(archive: string) {
 /** What every optimized export of this Dockerfile must show, whatever the snapshotter. */
 async function checkOptimized(archive: string, err: string) {
   expect(err).toMatch(/layer 1 \w{12} optimized \(base layer \w{12}\): \d+ file\(s\) prioritized before \.prefetch\.landmark \(\d+ recorded\)/);
-  expect(err).toMatch(/layer 2 \w{12} optimized \(layer of "\[2\/3\] RUN cat [^"]*"\): 1 file\(s\) prioritized before \.prefetch\.landmark \(1 recorded\)/);
+  expect(err).toMatch(/layer 2 \w{12} optimized \(layer of "\[2\/3\] RUN cat [^"]*"\): 1 file\(s\) prioritized before \.prefetch\.landmark \(1 recorded\): md5\.txt\n/);
   const [base, first, second] = await layersOf(archive);
   expect(base.landmark.kind).toBe('prefetch');
   for (const f of READ) expect(base.landmark.prioritizedFiles).toContain(f);
