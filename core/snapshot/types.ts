@@ -65,6 +65,9 @@ export interface RemoteSnapshotter extends Snapshotter {
   prepareRemote(key: string, parent: string | undefined, layer: RemoteLayer, signal?: AbortSignal): Promise<RemotePrepareResult>;
   /** Per lazy layer: digest, size, bytes fetched so far, state, last error. */
   remoteStatus(): { digest: string; imageRef: string; size: number; fetched: number; state: string; lastError?: string }[];
+  /** A hint before an image's layers are prepared one by one: start on all of them at once
+   *  what does not need the parent (stargz: footers, TOCs, prefetch). */
+  warmRemote?(layers: RemoteLayer[]): void;
 }
 
 export function isRemoteSnapshotter(s: Snapshotter): s is RemoteSnapshotter {

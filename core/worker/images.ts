@@ -84,6 +84,14 @@ export class RegistryImageProvider implements ImageProvider {
     const ref = parseReference(img.ref);
     const layers: LayerRecord[] = [];
     let parent: string | undefined;
+    const remote = (i: number) => ({ imageRef: img.ref, registry: ref.registry, repository: ref.repository, descriptor: img.layers[i], diffID: diffIDs[i] });
+    if (isRemoteSnapshotter(this.snapshotter) && this.snapshotter.warmRemote) {
+      // Layers are prepared in order (each on its parent); what a lazy layer needs before its
+      // mount (footer, TOC, the start of its prefetch) can go out for all of them at once.
+      const missing: number[] = [];
+      for (const i of img.layers.keys()) if (!(await this.snapshotter.stat(`layer/${chains[i].slice(7)}`))) missing.push(i);
+      if (missing.length > 1) this.snapshotter.warmRemote(missing.map(remote));
+    }
     for (const [i, desc] of img.layers.entries()) {
       signal?.throwIfAborted();
       const key = `layer/${chains[i].slice(7)}`;
@@ -91,7 +99,7 @@ export class RegistryImageProvider implements ImageProvider {
       if (!(await this.snapshotter.stat(key))) {
         let lazyReason: string | undefined;
         if (isRemoteSnapshotter(this.snapshotter)) {
-          const r = await this.snapshotter.prepareRemote(key, parent, { imageRef: img.ref, registry: ref.registry, repository: ref.repository, descriptor: desc, diffID: diffIDs[i] }, signal);
+          const r = await this.snapshotter.prepareRemote(key, parent, remote(i), signal);
           if (r.lazy) outcome.how = 'lazy';
           else lazyReason = r.reason;
         }

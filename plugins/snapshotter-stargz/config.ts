@@ -35,6 +35,8 @@ export const StargzConfigSchema = v.strictObject({
       fetch_period_msec: v.optional(uint, 100),
       /** Compressed bytes per background request. */
       fetch_size: v.optional(positive, 1 << 20),
+      /** Background requests wait until no layer has prefetched or missed a read for this long. */
+      silence_msec: v.optional(uint, 2_000),
     }),
     {},
   ),

@@ -12,7 +12,7 @@ import { LayerFetcher } from "./fetcher.ts";
 import type { FetchThreadInit, FromFetchThread, LayerStatus, ToFetchThread } from "./fetch-messages.ts";
 import { buildChunkTable, fileCachePath, type ChunkRef } from "./lazyfs/chunks.ts";
 import type { ChannelMessage, FetchReply } from "./lazyfs/protocol.ts";
-import { backgroundFetch, chunksBefore } from "./prefetch.ts";
+import { backgroundFetch, chunksBefore, DemandTracker, PREFETCH_REQUEST_BYTES } from "./prefetch.ts";
 import { TailSource, TocStore } from "./toc-store.ts";
 
 interface ServedLayer {
@@ -32,6 +32,8 @@ export class FetchService {
   private readonly layers = new Map<string, ServedLayer>();
   private readonly config: StargzConfig;
   private readonly decoders: DecodePool;
+  /** Prefetch and read misses of every layer: background fetch waits for quiet. */
+  private readonly demand: DemandTracker;
 
   constructor(
     init: FetchThreadInit,
@@ -47,6 +49,7 @@ export class FetchService {
     this.cache = new ChunkCache(init.cacheDir, (message) => this.post({ t: "log", message }));
     this.tocs = new TocStore(init.tocDir);
     this.decoders = new DecodePool(init.decoders);
+    this.demand = new DemandTracker(init.config.background_fetch.silence_msec);
   }
 
   handle(m: ToFetchThread): void {
@@ -123,6 +126,7 @@ export class FetchService {
         requestBytes: c.background_fetch.fetch_size,
         stopped: () => served.closed,
         onState: (s) => this.setState(key, served, s),
+        demand: this.demand,
       });
     };
     void afterPrefetch();
@@ -176,7 +180,8 @@ export class FetchService {
     this.post({ t: "status", key, status });
   }
 
-  /** [0, landmark) in one request (or prefetch_size bytes when there is no landmark). */
+  /** [0, landmark) (or prefetch_size bytes when there is no landmark), all asked for at once in
+   *  pieces of PREFETCH_REQUEST_BYTES: reads of the first files need not wait for the last. */
   private startPrefetch(l: ServedLayer, reader: EstargzReader): Promise<void> | undefined {
     if (this.config.noprefetch) return undefined;
     const mark = reader.landmark();
@@ -184,7 +189,9 @@ export class FetchService {
     const ids = chunksBefore(l.fetcher.chunks, end ?? 0).filter((id) => !l.fetcher.isCached(id));
     if (ids.length === 0) return undefined;
     l.state = "prefetching";
-    return l.fetcher.ensure(ids, { urgent: true, maxRequestBytes: Number.MAX_SAFE_INTEGER, exact: true });
+    // Not urgent: pieces go out in blob order (the order the workload was recorded reading in), and
+    // reads of other chunks go ahead of the pieces still queued.
+    return this.demand.during(l.fetcher.ensure(ids, { urgent: false, maxRequestBytes: PREFETCH_REQUEST_BYTES, exact: true }));
   }
 
   /** Answers the FUSE workers' chunk requests for one layer. */
@@ -207,8 +214,8 @@ export class FetchService {
         if (!l.closed) channel.postMessage({ t: "done", w: m.w, id: m.id, ...extra } satisfies FetchReply);
         this.report(key, l, !extra.error);
       };
-      fetcher
-        .ensure(ids, { urgent: true, waitCapMs: prefetchDone ? undefined : waitCap })
+      this.demand
+        .during(fetcher.ensure(ids, { urgent: true, waitCapMs: prefetchDone ? undefined : waitCap }))
         .then(() => {
           const inline: [number, Uint8Array][] = [];
           if (this.cache.memoryOnly) {

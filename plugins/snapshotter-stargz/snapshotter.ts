@@ -13,7 +13,7 @@ import { TOC_DIGEST_ANNOTATION } from "./estargz/index.ts";
 import { cleanupStaleMounts } from "./fuse/mountinfo.ts";
 import type { StargzConfig } from "./config.ts";
 import { FetchThread } from "./fetch-thread.ts";
-import { LazyLayer, type LayerStatus } from "./lazy-layer.ts";
+import { LazyLayer, type LayerStatus, type OpenedLayer } from "./lazy-layer.ts";
 import { layerCacheDir } from "./lazyfs/chunks.ts";
 
 /** Labels a remote snapshot carries: enough to mount it again after a restart. */
@@ -45,6 +45,8 @@ export class StargzSnapshotter implements RemoteSnapshotter, LayerSnapshotter, A
   /** Mounted lazy layers by snapshot key. */
   private readonly layers = new Map<string, LazyLayer>();
   private readonly mounting = new Map<string, Promise<LazyLayer>>();
+  /** Layers opened ahead of their mount by warmRemote(), by blob digest. */
+  private readonly warm = new Map<string, { opened: Promise<OpenedLayer>; expectedTocDigest: string | undefined }>();
   /** Active access recordings: layer digest → paths opened (insertion order = first open). */
   private readonly recordings = new Set<Map<string, Set<string>>>();
   private readonly log: (m: string) => void;
@@ -93,21 +95,61 @@ export class StargzSnapshotter implements RemoteSnapshotter, LayerSnapshotter, A
     return p;
   }
 
-  private async mountLayer(key: string, layer: RemoteLayer, mountpoint: string, expectedTocDigest: string | undefined): Promise<LazyLayer> {
-    if (this.closed) throw new Error(`snapshotter.stargz is closed; cannot mount ${layer.descriptor.digest}`);
-    this.fetchThread ??= new FetchThread(
+  private fetcher(): FetchThread {
+    return (this.fetchThread ??= new FetchThread(
       { config: this.opts.config, registries: this.opts.registries ?? {}, cacheDir: this.cacheDir, tocDir: join(this.opts.root, "toc") },
       this.opts.config.decode_threads,
       this.log,
-    );
+    ));
+  }
+
+  /** The TOC digest a layer's TOC is checked against (undefined: not checked). */
+  private expectedToc(layer: RemoteLayer): string | undefined {
+    return this.opts.config.disable_verification ? undefined : layer.descriptor.annotations?.[TOC_DIGEST_ANNOTATION];
+  }
+
+  /**
+   * Starts opening every given layer at once — footer and TOC fetched and verified, prefetch of
+   * the prioritized files begun — ahead of prepareRemote(), which mounts layers one after the
+   * other (each on its parent). An image's layers then cost one round of TOC requests instead of
+   * one per layer, and their prefetches share the network from the start. A layer opened here
+   * and never prepared is closed with the snapshotter. Layers without a TOC digest are left alone
+   * (prepareRemote refuses them unless verification is off).
+   */
+  warmRemote(layers: RemoteLayer[]): void {
+    if (this.closed) return;
+    for (const layer of layers) {
+      const digest = layer.descriptor.digest;
+      const expectedTocDigest = this.expectedToc(layer);
+      if (this.warm.has(digest) || (!expectedTocDigest && !this.opts.config.disable_verification)) continue;
+      const opened = findCredential(this.opts.credentials ?? [], layer.registry).then((credential) =>
+        LazyLayer.open({ layer, credential, expectedTocDigest, fetchThread: this.fetcher() }),
+      );
+      opened.catch(() => {}); // a failure surfaces in prepareRemote, which falls back to a pull
+      this.warm.set(digest, { opened, expectedTocDigest });
+    }
+  }
+
+  private async mountLayer(key: string, layer: RemoteLayer, mountpoint: string, expectedTocDigest: string | undefined): Promise<LazyLayer> {
+    if (this.closed) throw new Error(`snapshotter.stargz is closed; cannot mount ${layer.descriptor.digest}`);
+    let warm = this.warm.get(layer.descriptor.digest);
+    if (warm) {
+      this.warm.delete(layer.descriptor.digest);
+      if (warm.expectedTocDigest !== expectedTocDigest) {
+        const stale = warm.opened;
+        stale.then((o) => this.fetchThread?.close(o.handle)).catch(() => {});
+        warm = undefined;
+      }
+    }
     const lazy = await LazyLayer.mount({
       layer,
       credential: await findCredential(this.opts.credentials ?? [], layer.registry),
       config: this.opts.config,
       expectedTocDigest,
+      opened: warm?.opened,
       mountpoint,
       cacheDir: this.cacheDir,
-      fetchThread: this.fetchThread,
+      fetchThread: this.fetcher(),
       log: this.log,
       onAccess: (path) => {
         for (const r of this.recordings) record(r, layer.descriptor.digest, path);
@@ -134,7 +176,7 @@ export class StargzSnapshotter implements RemoteSnapshotter, LayerSnapshotter, A
     await this.dirs.prepare(tmpKey, parent);
     let lazy: LazyLayer | undefined;
     try {
-      lazy = await this.mountLayer(tmpKey, layer, this.fsDir(tmpKey), this.opts.config.disable_verification ? undefined : tocDigest);
+      lazy = await this.mountLayer(tmpKey, layer, this.fsDir(tmpKey), this.expectedToc(layer));
       signal?.throwIfAborted();
       await this.dirs.commit(key, tmpKey, {
         labels: {
@@ -246,6 +288,10 @@ export class StargzSnapshotter implements RemoteSnapshotter, LayerSnapshotter, A
   async close(): Promise<void> {
     this.closed = true;
     await Promise.allSettled([...this.mounting.values()]);
+    // Opened ahead and never mounted: the fetch thread stops serving (and prefetching) them.
+    const unused = [...this.warm.values()];
+    this.warm.clear();
+    await Promise.allSettled(unused.map(async (w) => this.fetchThread?.close((await w.opened).handle)));
     const all = [...this.layers.values()];
     this.layers.clear();
     const results = await Promise.allSettled(all.map((l) => l.close()));
