@@ -57,10 +57,14 @@ afterAll(async () => {
 const build = (out: string, snapshotter = 'stargz', buildRoot = root) =>
   edgebuild(['--root', buildRoot, 'build', '--snapshotter', snapshotter, '--progress', 'plain', '--local', `context=${ctx}`, '--local', `dockerfile=${ctx}`, '--output', out]);
 
-/** Layers of an OCI archive: path, TOC digest and the names before the landmark. */
+/** Layers of an OCI (or docker) archive: path, TOC digest and the names before the landmark. */
 async function layersOf(archive: string) {
   const dir = tempDir('eb-opt-unpack-');
   expect(Bun.spawnSync(['tar', '-xf', archive, '-C', dir]).exitCode).toBe(0);
+  return layersOfLayout(dir);
+}
+
+async function layersOfLayout(dir: string) {
   const blob = (d: string) => join(dir, 'blobs/sha256', d.slice(7));
   const index = JSON.parse(fs.readFileSync(join(dir, 'index.json'), 'utf8'));
   const manifest = JSON.parse(fs.readFileSync(blob(index.manifests[0].digest), 'utf8'));
@@ -136,6 +140,21 @@ describe('estargz-optimize', () => {
     const [base] = await layersOf(archive);
     const src = JSON.parse(skopeoOk('inspect', '--raw', '--tls-verify=false', `docker://${reg.host}/esgz/debian:1`));
     expect(base.toc).toBe(src.layers[0].annotations[TOC_DIGEST_ANNOTATION]);
+  }, 600_000);
+
+  test('[slow] type=docker and a type=image push carry the optimized layers too', async () => {
+    const docker = join(work, 'opt-docker.tar');
+    const d = await build(`type=docker,dest=${docker},compression=estargz,compression-level=1,estargz-optimize=true`);
+    expect(d.code, d.err).toBe(0);
+    expect((await layersOf(docker))[1].landmark.prioritizedFiles).toEqual(['md5.txt']);
+    const ref = `${reg.host}/out/optimized:1`;
+    const p = await build(`type=image,name=${ref},push=true,compression=estargz,compression-level=1,estargz-optimize=true`);
+    expect(p.code, p.err).toBe(0);
+    const pulled = tempDir('eb-opt-pulled-');
+    skopeoOk('copy', '--quiet', '--src-tls-verify=false', `docker://${ref}`, `oci:${pulled}:x`);
+    const layers = await layersOfLayout(pulled);
+    expect(layers[1].landmark.prioritizedFiles).toEqual(['md5.txt']);
+    expect(goVerify(checker, layers[1].path, layers[1].toc).diffID).toBe(layers[1].diffID);
   }, 600_000);
 
   test('[slow] a failing RUN leaves no recording views mounted', async () => {
