@@ -2,7 +2,7 @@
 import type { Credential } from "../../core/registry/credentials.ts";
 import type { RegistryConfigMap } from "../../core/registry/endpoint.ts";
 import type { RemoteLayer } from "../../core/snapshot/types.ts";
-import type { ParsedToc } from "./estargz/index.ts";
+import type { WireToc } from "./toc-wire.ts";
 import type { StargzConfig } from "./config.ts";
 
 /** Posted first; the type is unique because fs.ts also runs inside FUSE handler workers. */
@@ -47,7 +47,7 @@ export type ToFetchThread =
   | { t: "shutdown"; req: number };
 
 export type FromFetchThread =
-  | { t: "opened"; req: number; toc: ParsedToc; memoryOnly: boolean }
+  | { t: "opened"; req: number; toc: WireToc; memoryOnly: boolean }
   | { t: "failed"; req: number; message: string }
   | { t: "closed"; req: number }
   | { t: "status"; key: string; status: LayerStatus }

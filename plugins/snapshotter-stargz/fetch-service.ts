@@ -14,6 +14,7 @@ import { buildChunkTable, fileCachePath, type ChunkRef } from "./lazyfs/chunks.t
 import type { ChannelMessage, FetchReply } from "./lazyfs/protocol.ts";
 import { backgroundFetch, chunksBefore, DemandTracker, PREFETCH_REQUEST_BYTES } from "./prefetch.ts";
 import { TailSource, TocStore } from "./toc-store.ts";
+import { tocToWire } from "./toc-wire.ts";
 
 interface ServedLayer {
   layer: RemoteLayer;
@@ -131,7 +132,7 @@ export class FetchService {
     };
     void afterPrefetch();
     this.report(key, served);
-    return reader.toc;
+    return tocToWire(reader);
   }
 
   /** Passthrough needs one local file per file: build it once the last chunk of a big file lands

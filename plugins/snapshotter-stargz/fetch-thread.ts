@@ -11,7 +11,7 @@
 // the FUSE server's: it starts the service when it receives FetchThreadInit.
 import { repoModule } from "./fuse/module-url.ts";
 import type { DecoderThreadInit, FetchThreadInit, FromFetchThread, LayerStatus, ToFetchThread } from "./fetch-messages.ts";
-import type { ParsedToc } from "./estargz/index.ts";
+import type { WireToc } from "./toc-wire.ts";
 
 export const LAZYFS_MODULE = "plugins/snapshotter-stargz/lazyfs/fs.ts";
 
@@ -66,7 +66,7 @@ export class FetchThread {
     });
   }
 
-  async open(m: Omit<Extract<ToFetchThread, { t: "open" }>, "t" | "req">): Promise<ParsedToc> {
+  async open(m: Omit<Extract<ToFetchThread, { t: "open" }>, "t" | "req">): Promise<WireToc> {
     const r = await this.call({ t: "open", ...m });
     if (r.t === "failed") throw new Error(r.message);
     if (r.t !== "opened") throw new Error(`stargz fetch thread answered ${r.t} to open`);

@@ -9,7 +9,7 @@ import type { StargzConfig } from "./config.ts";
 import type { LayerStatus } from "./fetch-messages.ts";
 import { LAZYFS_MODULE, type FetchThread } from "./fetch-thread.ts";
 import type { LazyFsInit } from "./lazyfs/protocol.ts";
-import type { ParsedToc } from "./estargz/index.ts";
+import type { WireToc } from "./toc-wire.ts";
 
 export type { LayerStatus };
 
@@ -24,7 +24,7 @@ export interface OpenLayerParams {
 /** A layer the fetch thread serves (TOC read and verified, prefetch started), not mounted yet. */
 export interface OpenedLayer {
   handle: string;
-  toc: ParsedToc;
+  toc: WireToc;
 }
 
 export interface MountLayerParams extends OpenLayerParams {

@@ -6,6 +6,7 @@ import { ChunkClient } from "./chunk-client.ts";
 import { buildChunkTable, chunkAt, fileCachePath, type ChunkTable } from "./chunks.ts";
 import { buildInodeTree, type Inode } from "./inode-tree.ts";
 import type { LazyFsInit } from "./protocol.ts";
+import { tocFromWire } from "../toc-wire.ts";
 
 class LazyFs implements ReadOnlyFs {
   private readonly inodes: Map<bigint, Inode>;
@@ -14,8 +15,9 @@ class LazyFs implements ReadOnlyFs {
   private readonly blocks: number;
 
   constructor(private readonly init: LazyFsInit) {
-    this.inodes = buildInodeTree(init.toc, init.overlayXattrPrefix);
-    this.table = buildChunkTable(init.toc);
+    const toc = tocFromWire(init.toc);
+    this.inodes = buildInodeTree(toc, init.overlayXattrPrefix);
+    this.table = buildChunkTable(toc);
     this.chunks = new ChunkClient(init, this.table);
     let bytes = 0;
     for (const n of this.inodes.values()) bytes += n.attr.size;

@@ -6,11 +6,12 @@
 // named channel needs nothing transferred); the main thread answers once the chunks are verified
 // and in the disk cache, so replies stay tiny. Only in memory-only mode (cache disk full) do the
 // verified bytes ride along in the reply.
-import type { ParsedToc } from "../estargz/index.ts";
+import type { WireToc } from "../toc-wire.ts";
 
 export interface LazyFsInit {
   layerDigest: string;
-  toc: ParsedToc;
+  /** Parsed by each worker (see toc-wire.ts). */
+  toc: WireToc;
   /** Name of the BroadcastChannel the layer's fetcher listens on. */
   channel: string;
   cacheDir: string;
