@@ -70,6 +70,13 @@ export class MemberStream {
     if (n > this.maxInFlight) await this.done[n - 1 - this.maxInFlight];
   }
 
+  /** Close the open member, then add `plain` as one member already compressed by the caller. */
+  async appendCompressed(plain: Uint8Array, compressed: Uint8Array): Promise<void> {
+    await this.closeMember();
+    this.diff.update(plain);
+    this.enqueue(Promise.resolve(compressed));
+  }
+
   /** Write raw bytes after all members (TOC, footer). */
   async writeRaw(bytes: Uint8Array): Promise<void> {
     await this.closeMember();

@@ -16,7 +16,7 @@ import {
   ZSTD_MANIFEST_CHECKSUM_ANNOTATION,
   ZSTD_MANIFEST_POSITION_ANNOTATION,
 } from "./constants.ts";
-import { compressMember, decompressSpan, sniffCompression, type CompressionKind } from "./compress.ts";
+import { compressMember, compressTocMember, decompressSpan, sniffCompression, type CompressionKind } from "./compress.ts";
 import { sha256Digest } from "./digest.ts";
 import { skippableFrame, writeEstargzFooter, writeZstdFooter } from "./footer.ts";
 import { MemberStream, type ByteSink, type MemberCompressor } from "./member-stream.ts";
@@ -214,11 +214,8 @@ async function writeBlob(
 
   let compressedSize: number;
   if (kind === "gzip") {
-    ms.append(regularFileHeader(TOC_TAR_NAME, tocJson.length));
-    ms.append(tocJson);
-    ms.append(padding(tocJson.length));
-    ms.append(END_OF_ARCHIVE);
-    await ms.closeMember();
+    const tocTar = new Uint8Array(Buffer.concat([regularFileHeader(TOC_TAR_NAME, tocJson.length), tocJson, padding(tocJson.length), END_OF_ARCHIVE]));
+    await ms.appendCompressed(tocTar, opts.compressor ? await opts.compressor(tocTar) : compressTocMember(tocTar, level));
     await ms.writeRaw(writeEstargzFooter(payloadSize));
     compressedSize = (await ms.offsets()).total;
   } else {

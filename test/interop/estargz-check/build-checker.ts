@@ -80,8 +80,9 @@ export function goVerify(bin: string, blobPath: string, expectedTocDigest?: stri
 }
 
 /** Run `estargz-check build`; returns the reference's TOC digest and diffID. */
-export function goBuild(bin: string, tarPath: string, outPath: string, opts: { zstd?: boolean; chunkSize?: number; prioritized?: string[] } = {}) {
+export function goBuild(bin: string, tarPath: string, outPath: string, opts: { zstd?: boolean; chunkSize?: number; prioritized?: string[]; level?: number } = {}) {
   const args = [bin, "build", tarPath, outPath];
+  if (opts.level !== undefined) args.push("-level", String(opts.level));
   if (opts.zstd) args.push("-zstd");
   if (opts.chunkSize) args.push("-chunk-size", String(opts.chunkSize));
   if (opts.prioritized?.length) args.push("-prioritized", opts.prioritized.join(","));
@@ -89,4 +90,22 @@ export function goBuild(bin: string, tarPath: string, outPath: string, opts: { z
   const res = Bun.spawnSync(args, { env: { ...process.env, GOMAXPROCS: "1" } });
   if (res.exitCode !== 0) throw new Error(`reference estargz build failed: ${res.stderr.toString().trim()}`);
   return JSON.parse(res.stdout.toString()) as { tocDigest: string; diffID: string };
+}
+
+/** One gzip member of a blob, as `estargz-check members` reports it. */
+export interface GoMember {
+  offset: number;
+  compressed: number;
+  plain: number;
+  /** Size Go's compress/gzip (the reference's codec) gives on this member's bytes at the level asked. */
+  goSize: number;
+  goNanos: number;
+}
+
+/** Run `estargz-check members`: every gzip member of a blob, recompressed with Go at `level`. */
+export async function goMembers(bin: string, blobPath: string, level = 9): Promise<GoMember[]> {
+  const proc = Bun.spawn([bin, "members", blobPath, "-level", String(level)], { stdout: "pipe", stderr: "pipe" });
+  const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  if (code !== 0) throw new Error(`estargz-check members ${blobPath}: ${err.trim()}`);
+  return out.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as GoMember);
 }

@@ -12,7 +12,7 @@ import { parseTar } from "../../../plugins/snapshotter-stargz/estargz/tar-read.t
 import { verifyBlob } from "../../../plugins/snapshotter-stargz/estargz/verify.ts";
 import { buildEstargz, type BuildOptions } from "../../../plugins/snapshotter-stargz/estargz/writer.ts";
 import { cleanName, extractTar, makeTar, pseudoRandom, sampleTar } from "../../plugins/snapshotter-stargz/estargz/fixtures.ts";
-import { buildChecker, goBuild, goVerify, type CheckerVerifyResult } from "./build-checker.ts";
+import { buildChecker, goBuild, goMembers, goVerify, type CheckerVerifyResult } from "./build-checker.ts";
 
 const TYPE_MAP: Record<string, string> = {
   file: "reg", directory: "dir", symlink: "symlink", link: "hardlink",
@@ -170,4 +170,32 @@ describe("we read the reference's blobs", () => {
       expect(await tocWithoutOffsets(ours.blob!)).toEqual(await tocWithoutOffsets(blob));
     });
   }
+});
+
+describe("same member layout as the reference (what bench/convert.ts's size decomposition relies on)", () => {
+  test("[slow] gzip members cut at the same uncompressed offsets; Go -9 on the reference's member bytes gives back its exact sizes", async () => {
+    const tar = await interopTar();
+    const tarPath = join(dir, "layout.tar");
+    const refPath = join(dir, "layout-ref.blob");
+    const oursPath = join(dir, "layout-ours.blob");
+    await Bun.write(tarPath, tar);
+    goBuild(bin, tarPath, refPath, { chunkSize: 5000 }); // one part (GOMAXPROCS=1): no extra member at part ends
+    const ours = await buildEstargz(tar, { chunkSize: 5000 });
+    await Bun.write(oursPath, ours.blob!);
+    const [ref, mine] = [await goMembers(bin, refPath), await goMembers(bin, oursPath)];
+    // Members tile each blob; every chunk of our TOC starts a member.
+    for (const [ms, size] of [[ref, Bun.file(refPath).size], [mine, ours.blob!.length]] as const) {
+      expect(ms.reduce((a, m) => a + m.compressed, 0)).toBe(size);
+      ms.forEach((m, i) => i > 0 && expect(m.offset).toBe(ms[i - 1].offset + ms[i - 1].compressed));
+    }
+    const reader = await openEstargz(bytesSource(ours.blob!), { layerDigest: "layout" });
+    const starts = new Set(mine.map((m) => m.offset));
+    for (const e of reader.entries) for (const c of e.chunks) expect(starts.has(c.offset)).toBe(true);
+    // Same cuts (the TOC member differs only by offset digits, so leave it out).
+    const cuts = (ms: typeof ref) => ms.slice(0, -2).map((m) => m.plain);
+    expect(cuts(mine)).toEqual(cuts(ref));
+    // The reference's codec is Go's compress/gzip at -9: recompressing its member bytes reproduces them
+    // (all but the footer, which it writes with NoCompression).
+    for (const m of ref.slice(0, -1)) expect(m.goSize).toBe(m.compressed);
+  });
 });

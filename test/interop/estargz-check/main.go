@@ -10,6 +10,12 @@
 //	    blob, so the order of entries shows). Exit status 1 on any failure.
 //	estargz-check build <in.tar> <out.blob> [-zstd] [-chunk-size N] [-prioritized a,b,...]
 //	    Converts a tar with the reference builder; prints tocDigest and diffID as JSON.
+//	    -level N sets the gzip level (reference default 9).
+//	estargz-check members <blob> [-level N]
+//	    Walks the gzip members of a blob (eStargz payload, TOC member, footer) and prints one JSON
+//	    line per member: blob offset, compressed and uncompressed size, and the size and time Go's
+//	    compress/gzip at level N (default 9, as the reference writes) gives on the same member
+//	    bytes. bench/convert.ts uses it to split a size difference into codec and layout parts.
 //
 // Build (GOPATH mode against Debian's packaged sources):
 //
@@ -17,6 +23,8 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/json"
@@ -26,6 +34,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/containerd/stargz-snapshotter/estargz"
 	"github.com/containerd/stargz-snapshotter/estargz/zstdchunked"
@@ -195,6 +204,7 @@ func build(args []string) {
 	useZstd := fs.Bool("zstd", false, "write zstd:chunked")
 	chunkSize := fs.Int("chunk-size", 0, "chunk size (0 = reference default)")
 	prioritized := fs.String("prioritized", "", "comma-separated prioritized files")
+	level := fs.Int("level", gzip.BestCompression, "gzip compression level")
 	if len(args) < 2 {
 		die("usage: build <in.tar> <out.blob> [flags]")
 	}
@@ -210,7 +220,7 @@ func build(args []string) {
 	if err != nil {
 		die("%v", err)
 	}
-	opts := []estargz.Option{estargz.WithChunkSize(*chunkSize)}
+	opts := []estargz.Option{estargz.WithChunkSize(*chunkSize), estargz.WithCompressionLevel(*level)}
 	if *prioritized != "" {
 		opts = append(opts, estargz.WithPrioritizedFiles(strings.Split(*prioritized, ",")))
 	}
@@ -239,9 +249,91 @@ func build(args []string) {
 	}
 }
 
+// byteCounter counts what gzip.Reader consumes; as an io.ByteReader it is used unbuffered, so the
+// count is exactly where each member ends.
+type byteCounter struct {
+	r *bufio.Reader
+	n int64
+}
+
+func (c *byteCounter) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func (c *byteCounter) ReadByte() (byte, error) {
+	b, err := c.r.ReadByte()
+	if err == nil {
+		c.n++
+	}
+	return b, err
+}
+
+type memberInfo struct {
+	Offset     int64 `json:"offset"`
+	Compressed int64 `json:"compressed"`
+	Plain      int64 `json:"plain"`
+	GoSize     int64 `json:"goSize"`
+	GoNanos    int64 `json:"goNanos"`
+}
+
+func members(args []string) {
+	fs := flag.NewFlagSet("members", flag.ExitOnError)
+	level := fs.Int("level", gzip.BestCompression, "gzip level to recompress each member with")
+	if len(args) < 1 {
+		die("usage: members <blob> [-level N]")
+	}
+	if err := fs.Parse(args[1:]); err != nil {
+		die("%v", err)
+	}
+	f, err := os.Open(args[0])
+	if err != nil {
+		die("%v", err)
+	}
+	defer f.Close()
+	in := &byteCounter{r: bufio.NewReaderSize(f, 1<<20)}
+	out := bufio.NewWriter(os.Stdout)
+	defer out.Flush()
+	enc := json.NewEncoder(out)
+	var zr *gzip.Reader
+	var recompressed bytes.Buffer
+	for {
+		start := in.n
+		if zr == nil {
+			zr, err = gzip.NewReader(in)
+		} else {
+			err = zr.Reset(in)
+		}
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			die("member at %d: %v", start, err)
+		}
+		zr.Multistream(false)
+		plain, err := io.ReadAll(zr)
+		if err != nil {
+			die("member at %d: %v", start, err)
+		}
+		recompressed.Reset()
+		t0 := time.Now()
+		zw, err := gzip.NewWriterLevel(&recompressed, *level)
+		if err != nil {
+			die("%v", err)
+		}
+		zw.Write(plain)
+		zw.Close()
+		nanos := time.Since(t0).Nanoseconds()
+		if err := enc.Encode(memberInfo{start, in.n - start, int64(len(plain)), int64(recompressed.Len()), nanos}); err != nil {
+			die("%v", err)
+		}
+	}
+}
+
 func main() {
 	if len(os.Args) < 2 {
-		die("usage: estargz-check verify <blob> [toc-digest] | build <in.tar> <out.blob> [-zstd] [-chunk-size N] [-prioritized a,b]")
+		die("usage: estargz-check verify <blob> [toc-digest] | build <in.tar> <out.blob> [-zstd] [-chunk-size N] [-prioritized a,b] [-level N] | members <blob> [-level N]")
 	}
 	switch os.Args[1] {
 	case "verify":
@@ -255,6 +347,8 @@ func main() {
 		verify(os.Args[2], want)
 	case "build":
 		build(os.Args[2:])
+	case "members":
+		members(os.Args[2:])
 	default:
 		die("unknown command %q", os.Args[1])
 	}
