@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBIAN_PACKAGES=(runc docker-registry fuse3 skopeo umoci golang-go debootstrap apache2-utils zstd attr iproute2 openssl tar buildah strace containerd stargz-snapshotter golang-github-containerd-stargz-snapshotter-dev)
+DEBIAN_PACKAGES=(runc docker-registry fuse3 skopeo umoci golang-go debootstrap apache2-utils zstd libzstd1 libdeflate0 attr iproute2 openssl tar buildah strace containerd stargz-snapshotter golang-github-containerd-stargz-snapshotter-dev)
 
 missing=()
 for p in "${DEBIAN_PACKAGES[@]}"; do

@@ -181,6 +181,8 @@ export class RegistryClient {
     return ranges.map((r) => {
       const seg = segments.find((s) => s.start <= r.offset && s.start + s.bytes.length >= r.offset + r.length);
       if (!seg) throw new RegistryError(`${what}: response lacks bytes ${r.offset}-${r.offset + r.length - 1}`);
+      // The usual single range is the whole segment: hand it over as is, no copy.
+      if (seg.start === r.offset && seg.bytes.length === r.length) return seg.bytes;
       return seg.bytes.slice(r.offset - seg.start, r.offset - seg.start + r.length);
     });
   }

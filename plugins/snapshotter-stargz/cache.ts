@@ -4,10 +4,32 @@
 // the disk is full it falls back to memory (the LRU in front) with one warning.
 import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
 import { randomBytes } from "node:crypto";
+import { dirname } from "node:path";
 import { chunkCachePath, layerCacheDir, type ChunkRef } from "./lazyfs/chunks.ts";
 import { ByteLru } from "./lazyfs/lru.ts";
 
 const DISK_FULL = new Set(["ENOSPC", "EDQUOT"]);
+
+/**
+ * Writes one verified chunk as a cache entry: a temp name, then rename, so readers see all of it
+ * or nothing. Creates the layer directory when missing. Throws the fs error (code kept).
+ */
+export function writeChunkFile(path: string, bytes: Uint8Array): void {
+  const tmp = `${path}.tmp-${randomBytes(6).toString("hex")}`;
+  try {
+    try {
+      writeFileSync(tmp, bytes);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+      mkdirSync(dirname(path), { recursive: true });
+      writeFileSync(tmp, bytes);
+    }
+    renameSync(tmp, path);
+  } catch (e) {
+    removeQuietly(tmp);
+    throw e;
+  }
+}
 
 export class ChunkCache {
   private readonly memory: ByteLru<string>;
@@ -44,14 +66,10 @@ export class ChunkCache {
   put(layer: string, c: ChunkRef, bytes: Uint8Array): boolean {
     if (!this.memoryOnly) {
       const path = this.path(layer, c);
-      const tmp = `${path}.tmp-${randomBytes(6).toString("hex")}`;
       try {
-        mkdirSync(layerCacheDir(this.dir, layer), { recursive: true });
-        writeFileSync(tmp, bytes);
-        renameSync(tmp, path);
+        writeChunkFile(path, bytes);
         return true;
       } catch (e) {
-        removeQuietly(tmp);
         const code = (e as NodeJS.ErrnoException).code ?? "";
         if (!DISK_FULL.has(code)) throw new Error(`stargz cache: cannot write ${path}: ${(e as Error).message}`);
         if (!this.memoryOnly) this.log(`stargz cache: ${this.dir} is full (${code}); keeping fetched chunks in memory only from now on`);

@@ -1,7 +1,13 @@
-// Chunk decoding (inflate + sha256) on worker threads, so a fast registry is not held back by one
-// core. Each decoder works synchronously on its own thread (no shared thread pool: see
-// LayerFetcher.download) and talks to the fetch thread over a MessagePort the main thread set up.
+// Chunk decoding (inflate + sha256 + cache write) on worker threads, so a fast registry is not
+// held back by one core. Each decoder works synchronously on its own thread (no shared thread pool:
+// see LayerFetcher.download) and talks to the fetch thread over a MessagePort the main thread set
+// up. Inflating goes into one reused buffer per thread (native-inflate.ts), and a verified chunk is
+// written to the disk cache right here, so on the hot path no chunk-sized buffer is allocated,
+// copied or transferred at all.
 import { decompressSpan } from "./estargz/compress.ts";
+import { NATIVE_ROOM } from "./estargz/decompress-prefix.ts";
+import { inflateInto } from "./estargz/native-inflate.ts";
+import { writeChunkFile } from "./cache.ts";
 
 export interface DecodeJob {
   id: number;
@@ -11,10 +17,19 @@ export interface DecodeJob {
   chunkSize: number;
   /** Digest the chunk must have; undefined is refused. */
   want: string | undefined;
+  /** Disk cache file to write the verified chunk to; without it (or when the write fails) the bytes come back. */
+  path?: string;
 }
 
-/** `retryHere`: not a verdict on the data (inflates past the cap, decoder gone): decode it locally. */
-export type DecodeResult = { id: number; plain: Uint8Array } | { id: number; error: string; retryHere?: boolean };
+/**
+ * `stored`: verified and written to `path`. `plain`: verified bytes (no path, or the write failed:
+ * `writeError` says why, and the fetch thread's cache decides what that means).
+ * `retryHere`: not a verdict on the data (inflates past the cap, decoder gone): decode it locally.
+ */
+export type DecodeResult =
+  | { id: number; stored: true }
+  | { id: number; plain: Uint8Array; writeError?: string }
+  | { id: number; error: string; retryHere?: boolean };
 
 /** A decoder that has not answered in this long is taken as gone (so no read can hang on it). */
 const DECODE_TIMEOUT_MS = 30_000;
@@ -22,21 +37,39 @@ const DECODE_TIMEOUT_MS = 30_000;
 /** Room above the bytes needed, for a member that also holds the next entries' tar headers. */
 const SLACK = 16 << 20;
 
+/** This thread's inflate buffer, grown to the largest chunk seen. */
+let scratch = new Uint8Array(0);
+
+function inflate(job: DecodeJob, need: number): Uint8Array {
+  if (scratch.byteLength < need + NATIVE_ROOM) scratch = new Uint8Array(need + NATIVE_ROOM);
+  const n = inflateInto(job.kind, job.compressed, scratch);
+  if (n !== undefined && n >= need) return scratch.subarray(0, n);
+  return decompressSpan(job.kind, job.compressed, need + SLACK);
+}
+
 export function runDecode(job: DecodeJob): DecodeResult {
   const need = job.innerOffset + job.chunkSize;
   let plain: Uint8Array;
   try {
-    plain = decompressSpan(job.kind, job.compressed, need + SLACK);
+    plain = inflate(job, need);
   } catch (e) {
     const tooBig = e instanceof RangeError || (e as { code?: string }).code === "ERR_BUFFER_TOO_LARGE";
     return { id: job.id, error: `cannot decompress: ${(e as Error).message}`, retryHere: tooBig };
   }
   if (plain.length < need) return { id: job.id, error: `decompressed to ${plain.length} bytes, need ${need}` };
   if (job.want === undefined) return { id: job.id, error: "TOC has no digest for this chunk; refusing unverified data" };
-  const data = plain.slice(job.innerOffset, need);
+  const data = plain.subarray(job.innerOffset, need);
   const got = `sha256:${new Bun.CryptoHasher("sha256").update(data).digest("hex")}`;
   if (got !== job.want) return { id: job.id, error: `digest mismatch: TOC says ${job.want}, data is ${got}` };
-  return { id: job.id, plain: data };
+  if (job.path) {
+    try {
+      writeChunkFile(job.path, data);
+      return { id: job.id, stored: true };
+    } catch (e) {
+      return { id: job.id, plain: data.slice(), writeError: (e as Error).message };
+    }
+  }
+  return { id: job.id, plain: data.slice() };
 }
 
 /** Decoder thread body: answer jobs on `port` until it closes. */

@@ -16,8 +16,17 @@ import { backgroundFetch, chunksBefore, DemandTracker, PREFETCH_REQUEST_BYTES } 
 import { TailSource, TocStore } from "./toc-store.ts";
 import { tocToWire } from "./toc-wire.ts";
 
+/** File data a sequential reader may have fetched ahead of it. */
+const READAHEAD_MAX_BYTES = 32 << 20;
+/** Compressed bytes per readahead request: decoding starts when a request completes. */
+const READAHEAD_REQUEST_BYTES = 8 << 20;
+
 interface ServedLayer {
   layer: RemoteLayer;
+  /** Per file being read forward: the furthest chunk index touched and the readahead window. */
+  sequential: Map<string, { index: number; window: number }>;
+  /** Files whose whole-file copy (passthrough) is made or queued. */
+  assembling: Set<string>;
   fetcher: LayerFetcher;
   channel: BroadcastChannel;
   network: { bytes: number };
@@ -112,10 +121,11 @@ export class FetchService {
       maxConcurrency: c.max_concurrency, minRequestBytes: c.blob.chunk_size, maxRequestBytes: 32 << 20,
       log: (msg) => this.log(msg),
       decoders: this.decoders,
-      onCached: c.fuse.passthrough ? (chunk) => this.assembleIfComplete(fetcher, chunk) : undefined,
+      onCached: c.fuse.passthrough ? (chunk) => this.queueAssembly(served, chunk.file.name) : undefined,
     });
-    const served: ServedLayer = { layer, fetcher, channel: new BroadcastChannel(m.channel), network, state: "mounted", closed: false };
+    const served: ServedLayer = { layer, sequential: new Map(), assembling: new Set(), fetcher, channel: new BroadcastChannel(m.channel), network, state: "mounted", closed: false };
     this.layers.set(key, served);
+    if (c.fuse.passthrough) for (const [file, ids] of table.byFile) if (ids.length > 1) this.queueAssembly(served, file);
     const prefetch = this.startPrefetch(served, reader);
     this.listen(key, served, prefetch);
     const afterPrefetch = async () => {
@@ -135,15 +145,22 @@ export class FetchService {
     return tocToWire(reader);
   }
 
-  /** Passthrough needs one local file per file: build it once the last chunk of a big file lands
-   *  (synchronously, like every write here: see LayerFetcher.download). */
-  private assembleIfComplete(fetcher: LayerFetcher, chunk: ChunkRef): void {
-    const ids = fetcher.opts.table.byFile.get(chunk.file.name)!;
-    if (ids.length < 2 || !ids.every((id) => fetcher.isCached(id))) return;
-    const chunks = ids.map((id) => fetcher.chunks[id]);
-    const dest = fileCachePath(this.cache.dir, fetcher.opts.layerDigest, chunks[0]);
-    if (Bun.file(dest).size === chunk.file.size) return;
-    this.cache.assemble(fetcher.opts.layerDigest, chunks, dest);
+  /**
+   * Passthrough needs one local file per file: a big file's chunks are copied into one once its
+   * last chunk lands, or at mount when they all are cached already. Copies run one per timer tick
+   * (synchronously, like every write here: see LayerFetcher.download), after the replies that the
+   * landing chunk unblocks.
+   */
+  private queueAssembly(l: ServedLayer, file: string): void {
+    const ids = l.fetcher.opts.table.byFile.get(file);
+    if (!ids || ids.length < 2 || l.assembling.has(file) || !ids.every((id) => l.fetcher.isCached(id))) return;
+    l.assembling.add(file);
+    setTimeout(() => {
+      if (l.closed) return;
+      const chunks = ids.map((id) => l.fetcher.chunks[id]);
+      const dest = fileCachePath(this.cache.dir, l.fetcher.opts.layerDigest, chunks[0]);
+      if (Bun.file(dest).size !== chunks[0].file.size) this.cache.assemble(l.fetcher.opts.layerDigest, chunks, dest);
+    }, 0);
   }
 
   private setState(key: string, l: ServedLayer, state: string): void {
@@ -208,7 +225,7 @@ export class FetchService {
       const ids = m.chunks.filter((id) => Number.isInteger(id) && id >= 0 && id < table.chunks.length);
       if (process.env.EDGEBUILD_STARGZ_TRACE) this.log(`trace ${performance.now().toFixed(0)} ${m.hint ? "hint" : "miss"} ${ids.join(",")}`);
       if (m.hint) {
-        fetcher.ensure(ids, { urgent: false }).catch(() => {});
+        this.readAhead(l, ids);
         return;
       }
       const reply = (extra: Partial<FetchReply>) => {
@@ -228,24 +245,35 @@ export class FetchService {
           reply(inline.length ? { inline } : {});
         })
         .catch((err: Error) => reply({ error: err.message }));
-      this.readAhead(fetcher, ids);
+      this.readAhead(l, ids);
     };
   }
 
-  /** A file read chunk after chunk gets its next chunks fetched ahead. */
-  private readAhead(fetcher: LayerFetcher, ids: number[]): void {
-    const count = this.config.blob.readahead_chunks;
-    if (count === 0 || ids.length === 0) return;
-    const first = Math.min(...ids);
+  /**
+   * A file read chunk after chunk gets its next chunks fetched ahead: `readahead_chunks` at first,
+   * doubling while the reader keeps going forward (up to READAHEAD_MAX_BYTES of file data), so
+   * decoding always has the next chunks at hand. A jump back to the start of the window resets it.
+   */
+  private readAhead(l: ServedLayer, ids: number[]): void {
+    const base = this.config.blob.readahead_chunks;
+    if (base === 0 || ids.length === 0) return;
+    const { fetcher } = l;
     const last = Math.max(...ids);
-    const c = fetcher.chunks[first];
-    const prev = fetcher.chunks[first - 1];
-    if (!(c.index > 0 && prev?.file === c.file && fetcher.isCached(prev.id))) return;
+    const c = fetcher.chunks[last];
+    const prev = fetcher.chunks[last - 1];
+    if (!(c.index > 0 && prev?.file === c.file && (fetcher.isCached(prev.id) || fetcher.isInflight(prev.id)))) return;
+    const st = l.sequential.get(c.file.name);
+    let window = base;
+    if (st && c.index > st.index && c.index <= st.index + st.window) window = Math.min(st.window * 2, 1 << 16);
+    else if (st && c.index <= st.index) window = st.window; // another worker's touch of a chunk already seen
+    l.sequential.set(c.file.name, { index: Math.max(c.index, st?.index ?? 0), window });
     const ahead: number[] = [];
-    for (let id = last + 1; id <= last + count && id < fetcher.chunks.length; id++) {
-      if (fetcher.chunks[id].file !== c.file) break;
-      if (!fetcher.isCached(id) && !fetcher.isInflight(id)) ahead.push(id);
+    let bytes = 0;
+    for (let id = last + 1; id <= last + window && id < fetcher.chunks.length; id++) {
+      const next = fetcher.chunks[id];
+      if (next.file !== c.file || (bytes += next.chunkSize) > READAHEAD_MAX_BYTES) break;
+      if (!fetcher.isInflight(id) && !fetcher.isCached(id)) ahead.push(id);
     }
-    if (ahead.length) fetcher.ensure(ahead, { urgent: true }).catch(() => {});
+    if (ahead.length) fetcher.ensure(ahead, { urgent: true, maxRequestBytes: READAHEAD_REQUEST_BYTES }).catch(() => {});
   }
 }

@@ -30,14 +30,14 @@ export class FetchThread {
     // Decoder threads are started here, not by the fetch thread: no worker has to start workers.
     const ports: MessagePort[] = [];
     for (let i = 0; i < decoderCount; i++) {
-      const w = new Worker(repoModule(LAZYFS_MODULE));
+      const w = new Worker(repoModule(LAZYFS_MODULE), { smol: true });
       const ch = new MessageChannel();
       w.postMessage({ type: "stargz-decoder-thread-init", port: ch.port1 } satisfies DecoderThreadInit, [ch.port1]);
       w.addEventListener("error", (e) => log(`stargz decoder thread ${i} crashed: ${e.message}`));
       this.decoders.push(w);
       ports.push(ch.port2);
     }
-    this.worker = new Worker(repoModule(LAZYFS_MODULE));
+    this.worker = new Worker(repoModule(LAZYFS_MODULE), { smol: true });
     this.worker.addEventListener("message", (e: MessageEvent) => {
       const m = e.data as FromFetchThread;
       if (m.t === "log") log(m.message);

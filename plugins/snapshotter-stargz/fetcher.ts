@@ -62,12 +62,14 @@ export class LayerFetcher {
   private readonly position = new Map<number, number>();
   lastError: string | undefined;
   cachedChunks = 0;
+  /** Chunks counted in cachedChunks (each once, whoever cached it). */
+  private readonly counted = new Set<number>();
 
   constructor(readonly opts: FetcherOptions) {
     this.limiter = new Semaphore(opts.maxConcurrency);
     this.byOffset = [...opts.table.chunks].sort((a, b) => a.offset - b.offset || a.innerOffset - b.innerOffset);
     this.byOffset.forEach((c, i) => this.position.set(c.id, i));
-    for (const c of this.byOffset) if (opts.cache.has(opts.layerDigest, c)) this.cachedChunks++;
+    for (const c of this.byOffset) if (opts.cache.has(opts.layerDigest, c)) this.markCached(c, false);
   }
 
   get chunks(): ChunkRef[] {
@@ -151,7 +153,7 @@ export class LayerFetcher {
   }
 
   private fetchGroup(group: ChunkRef[], urgent: boolean): Promise<void> {
-    const job = this.limiter.run(() => this.download(group), urgent);
+    const job = this.download(group, urgent);
     const each = group.map((c) => {
       const p = job.then((failures) => {
         const f = failures.get(c.id);
@@ -166,24 +168,36 @@ export class LayerFetcher {
     return Promise.all(each).then(() => {});
   }
 
-  /** One range request for a run; returns the chunks that failed, with why. */
-  private async download(group: ChunkRef[]): Promise<Map<number, Error>> {
+  /**
+   * One range request for a run (at most `maxConcurrency` at a time), then each chunk decoded,
+   * verified and cached; returns the chunks that failed, with why. Only the request holds a
+   * concurrency slot: decoding overlaps the next requests.
+   */
+  private async download(group: ChunkRef[], urgent: boolean): Promise<Map<number, Error>> {
     const failures = new Map<number, Error>();
-    const todo = group.filter((c) => !this.isCached(c.id));
-    if (todo.length === 0) return failures;
-    const start = todo[0].offset;
-    const end = Math.max(...todo.map((c) => c.compressedEnd));
-    let bytes: Uint8Array;
     const t0 = performance.now();
-    try {
-      [bytes] = await this.opts.source.fetch([{ offset: start, length: end - start }]);
-    } catch (e) {
-      const err = new Error(`layer ${this.opts.layerDigest}: ${(e as Error).message}`);
+    const got = await this.limiter.run(async () => {
+      const todo = group.filter((c) => !this.isCached(c.id));
+      if (todo.length === 0) return undefined;
+      const start = todo[0].offset;
+      const end = Math.max(...todo.map((c) => c.compressedEnd));
+      try {
+        const [bytes] = await this.opts.source.fetch([{ offset: start, length: end - start }]);
+        return { todo, start, bytes };
+      } catch (e) {
+        return { todo, error: new Error(`layer ${this.opts.layerDigest}: ${(e as Error).message}`) };
+      }
+    }, urgent);
+    if (!got) return failures;
+    const { todo } = got;
+    if (got.error || !got.bytes) {
+      const err = got.error ?? new Error(`layer ${this.opts.layerDigest}: no bytes`);
       this.lastError = err.message;
       this.opts.log(`stargz: ${err.message} (for ${describe(todo)})`);
       for (const c of todo) failures.set(c.id, err);
       return failures;
     }
+    const { bytes, start } = got;
     if (process.env.EDGEBUILD_STARGZ_TRACE) this.opts.log(`trace ${performance.now().toFixed(0)} fetched ${todo.map((c) => c.id).join(",")} in ${(performance.now() - t0).toFixed(0)} ms`);
     // Writes are synchronous: this thread exists for this work, and the thread pool behind async
     // fs and zlib calls is shared with whoever is blocked reading our mounts — a process reading
@@ -193,11 +207,8 @@ export class LayerFetcher {
         try {
           const t1 = performance.now();
           const plain = await this.decode(c, bytes.subarray(c.offset - start, c.compressedEnd - start));
-          if (!this.isCached(c.id)) {
-            this.opts.cache.put(this.opts.layerDigest, c, plain);
-            this.cachedChunks++;
-            this.opts.onCached?.(c);
-          }
+          if (plain !== STORED) this.opts.cache.put(this.opts.layerDigest, c, plain);
+          this.markCached(c);
           if (process.env.EDGEBUILD_STARGZ_TRACE) this.opts.log(`trace ${performance.now().toFixed(0)} cached ${c.id} in ${(performance.now() - t1).toFixed(0)} ms`);
         } catch (e) {
           // EstargzError names the layer, the file and the chunk; never hand out the bytes.
@@ -211,19 +222,34 @@ export class LayerFetcher {
     return failures;
   }
 
-  /** Inflate and verify one chunk: on a decoder thread when there are some. */
-  private async decode(c: ChunkRef, compressed: Uint8Array): Promise<Uint8Array> {
-    const { reader, decoders } = this.opts;
+  private markCached(c: ChunkRef, notify = true): void {
+    if (this.counted.has(c.id)) return;
+    this.counted.add(c.id);
+    this.cachedChunks++;
+    if (notify) this.opts.onCached?.(c);
+  }
+
+  /**
+   * Inflate and verify one chunk: on a decoder thread when there are some, which also writes it
+   * to the disk cache (STORED) unless the cache runs memory-only.
+   */
+  private async decode(c: ChunkRef, compressed: Uint8Array): Promise<Uint8Array | typeof STORED> {
+    const { reader, decoders, cache, layerDigest } = this.opts;
     if (!decoders?.size) return reader.decodeChunk(c.file, c.index, compressed);
     const spec = c.file.chunks[c.index];
     const want = spec.chunkDigest ?? (c.file.chunks.length === 1 ? c.file.digest : undefined);
-    const r = await decoders.decode({ kind: reader.compression, compressed, innerOffset: c.innerOffset, chunkSize: c.chunkSize, want });
+    const path = cache.memoryOnly ? undefined : cache.path(layerDigest, c);
+    const r = await decoders.decode({ kind: reader.compression, compressed, innerOffset: c.innerOffset, chunkSize: c.chunkSize, want, path });
+    if ("stored" in r) return STORED;
+    // The cache's own write decides what a failed write means (disk full: memory only; else an error).
     if ("plain" in r) return r.plain;
     // A member inflating far past its chunk (the reader streams it and stops early), or a decoder gone.
     if (r.retryHere) return reader.decodeChunk(c.file, c.index, compressed);
     throw new EstargzError(reader.layerDigest, c.file.name, `chunk ${c.index} (file offset ${c.chunkOffset}, blob offset ${c.offset}): ${r.error}`);
   }
 }
+
+const STORED = Symbol("stored");
 
 function describe(chunks: ChunkRef[]): string {
   const names = [...new Set(chunks.map((c) => c.file.name))];

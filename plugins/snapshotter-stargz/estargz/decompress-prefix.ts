@@ -3,10 +3,16 @@
 // bomb, or a member carrying thousands of following headers) is streamed and cut off early.
 import * as zlib from "node:zlib";
 import type { CompressionKind } from "./compress.ts";
+import { inflateInto } from "./native-inflate.ts";
 
 const SLACK = 16 << 20;
+/** Room the native path leaves after the bytes needed (the member's tar padding and trailer). */
+export const NATIVE_ROOM = 64 << 10;
 
 export async function decompressPrefix(kind: CompressionKind, data: Uint8Array, needed: number): Promise<Uint8Array> {
+  const out = new Uint8Array(needed + NATIVE_ROOM);
+  const n = inflateInto(kind, data, out);
+  if (n !== undefined && n >= needed) return out.subarray(0, n);
   const maxOutputLength = needed + SLACK;
   try {
     return kind === "gzip"

@@ -111,6 +111,7 @@ export const Errno = {
   ERANGE: 34,
   ENOSYS: 38,
   ENODATA: 61,
+  EPROTO: 71,
   ENOTSUP: 95,
   ECONNABORTED: 103,
 } as const;

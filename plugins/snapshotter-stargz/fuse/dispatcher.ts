@@ -1,7 +1,7 @@
 // The raw protocol layer: decodes one request, calls the read-only tree, encodes the answer.
 // It knows nothing of threads or of /dev/fuse; `reply` is how answers leave.
 import {
-  Errno, FOPEN_CACHE_DIR, FOPEN_KEEP_CACHE, FOPEN_PASSTHROUGH, FUSE_ROOT_ID, O_ACCMODE, O_RDONLY, Opcode,
+  Errno, FOPEN_CACHE_DIR, FOPEN_KEEP_CACHE, FOPEN_PASSTHROUGH, FUSE_ROOT_ID, IN_HEADER_SIZE, O_ACCMODE, O_RDONLY, Opcode,
   S_IFDIR, S_IFMT, WRITE_OPCODES, opcodeName,
 } from "./abi.ts";
 import {
@@ -29,6 +29,47 @@ export interface DispatcherConfig {
   passthrough: boolean;
 }
 
+/** Requests the kernel expects no answer to. */
+const NO_REPLY: ReadonlySet<number> = new Set([Opcode.FORGET, Opcode.BATCH_FORGET, Opcode.INTERRUPT, Opcode.NOTIFY_REPLY]);
+
+/** Smallest body of each request whose fields we read (the fuse_*_in structs of fuse.h). */
+const MIN_BODY: Readonly<Record<number, number>> = {
+  [Opcode.LOOKUP]: 1, // name + NUL
+  [Opcode.OPEN]: 8, // fuse_open_in
+  [Opcode.READ]: 24, // fuse_read_in up to size (7.8 layout)
+  [Opcode.READDIR]: 24,
+  [Opcode.READDIRPLUS]: 24,
+  [Opcode.ACCESS]: 8, // fuse_access_in
+  [Opcode.GETXATTR]: 9, // fuse_getxattr_in + name + NUL
+  [Opcode.LISTXATTR]: 8,
+  [Opcode.INTERRUPT]: 8, // fuse_interrupt_in
+};
+
+/** Where the NUL-terminated name of a request starts in its body. */
+const NAME_AT: Readonly<Record<number, number>> = { [Opcode.LOOKUP]: 0, [Opcode.GETXATTR]: 8 };
+
+/** Far above any READ the kernel sends (max_pages pages); larger sizes are refused, not allocated. */
+const MAX_READ_SIZE = 64 << 20;
+
+/** Why a request cannot be decoded, or undefined when its header and body are well formed. */
+export function malformed(bytes: Uint8Array): string | undefined {
+  if (bytes.byteLength < IN_HEADER_SIZE) return `request of ${bytes.byteLength} bytes is shorter than the ${IN_HEADER_SIZE}-byte header`;
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const len = dv.getUint32(0, true);
+  if (len < IN_HEADER_SIZE) return `header length ${len} is shorter than the header itself`;
+  if (len > bytes.byteLength) return `header length ${len} but only ${bytes.byteLength} bytes arrived`;
+  const opcode = dv.getUint32(4, true);
+  const bodyLen = len - IN_HEADER_SIZE;
+  const min = MIN_BODY[opcode] ?? 0;
+  if (bodyLen < min) return `body of ${bodyLen} bytes, ${opcodeName[opcode] ?? opcode} needs ${min}`;
+  const nameAt = NAME_AT[opcode];
+  if (nameAt !== undefined && bytes.subarray(IN_HEADER_SIZE + nameAt, len).indexOf(0) < 0) return "name is not NUL-terminated";
+  if (opcode === Opcode.READ && dv.getUint32(IN_HEADER_SIZE + 16, true) > MAX_READ_SIZE) {
+    return `read of ${dv.getUint32(IN_HEADER_SIZE + 16, true)} bytes exceeds ${MAX_READ_SIZE}`;
+  }
+  return undefined;
+}
+
 const DIR_ENTRY_DOT = encodeName(".");
 const DIR_ENTRY_DOTDOT = encodeName("..");
 
@@ -49,16 +90,51 @@ export class Dispatcher {
     return this.pending.size;
   }
 
-  /** Handles one request; slow reads complete later, everything else before this returns. */
+  /**
+   * Handles one request; slow reads complete later, everything else before this returns. Never
+   * throws: a malformed request is answered EINVAL (or dropped when it has no answer), a failing
+   * tree EIO, both reported through onError.
+   */
   handle(bytes: Uint8Array): void {
+    const why = malformed(bytes);
+    if (why) return this.refuse(bytes, why);
     const req = decodeRequest(bytes);
+    try {
+      this.dispatch(req);
+    } catch (e) {
+      // Only a bug gets here (the tree's errors are answered inside): keep the kernel's request answered.
+      this.hooks.onError?.(`fuse: ${opcodeName[req.header.opcode] ?? req.header.opcode} unique=${req.header.unique}: ${e instanceof Error ? e.message : String(e)}`);
+      if (!NO_REPLY.has(req.header.opcode) && req.header.opcode !== Opcode.READ) {
+        this.hooks.reply(errorReply(req.header.unique, Errno.EIO));
+        this.hooks.onDone?.(req.header.opcode, Errno.EIO, 0);
+      }
+    }
+  }
+
+  /** Answers a request that cannot be decoded: EINVAL when it has a unique and expects an answer. */
+  private refuse(bytes: Uint8Array, why: string): void {
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const opcode = bytes.byteLength >= 8 ? dv.getUint32(4, true) : undefined;
+    const unique = bytes.byteLength >= 16 ? dv.getBigUint64(8, true) : undefined;
+    const name = opcode === undefined ? "request" : `${opcodeName[opcode] ?? `opcode ${opcode}`}`;
+    const answered = opcode !== undefined && !NO_REPLY.has(opcode) && unique !== undefined;
+    this.hooks.onError?.(`fuse: malformed ${name}${unique === undefined ? "" : ` unique=${unique}`}: ${why}; ${answered ? "answered EINVAL" : "dropped"}`);
+    if (answered) this.send(opcode, errorReply(unique, Errno.EINVAL));
+    // Everything but the answerless opcodes was counted in flight by the reader thread.
+    if (opcode === undefined || !NO_REPLY.has(opcode)) this.hooks.onDone?.(opcode ?? 0, Errno.EINVAL, 0);
+  }
+
+  private dispatch(req: Request): void {
     const { opcode, unique } = req.header;
     if (this.config.options.debug) {
       console.error(`fuse: <- ${opcodeName[opcode] ?? opcode} unique=${unique} node=${req.header.nodeid} len=${req.header.len}`);
     }
-    if (opcode === Opcode.FORGET || opcode === Opcode.BATCH_FORGET) return; // stateless tree: nothing to free, no reply
+    if (opcode === Opcode.FORGET || opcode === Opcode.BATCH_FORGET || opcode === Opcode.NOTIFY_REPLY) return; // stateless tree: nothing to free, no reply
     if (opcode === Opcode.INTERRUPT) return this.interrupt(req);
-    if (opcode === Opcode.READ) return void this.read(req);
+    if (opcode === Opcode.READ) {
+      this.read(req).catch((e) => this.hooks.onError?.(`fuse: READ unique=${unique}: ${e instanceof Error ? e.message : String(e)}`));
+      return;
+    }
     let message: Uint8Array;
     try {
       message = this.answer(req);
@@ -245,11 +321,12 @@ export class Dispatcher {
     const size = req.body.getUint32(16, true);
     this.pending.add(unique);
     let message: Uint8Array;
+    let data: Uint8Array | undefined;
     let payload: Uint8Array | undefined;
     let errno = 0;
     let bytes = 0;
     try {
-      const data = await this.fs.read(nodeid, offset, size);
+      data = await this.fs.read(nodeid, offset, size);
       payload = data.byteLength > size ? data.subarray(0, size) : data;
       bytes = payload.byteLength;
       message = replyHeader(unique, bytes);
@@ -258,14 +335,16 @@ export class Dispatcher {
       message = errorReply(unique, errno);
     }
     // Already answered EINTR by an INTERRUPT: the kernel no longer knows this unique.
-    if (!this.pending.delete(unique)) return;
-    if (payload && this.hooks.replyParts) {
-      if (this.config.options.debug) console.error(`fuse: -> READ unique=${unique} bytes=${bytes}`);
-      this.hooks.replyParts(message, payload);
-    } else {
-      this.send(Opcode.READ, payload ? okReply(unique, payload) : message);
+    if (this.pending.delete(unique)) {
+      if (payload && this.hooks.replyParts) {
+        if (this.config.options.debug) console.error(`fuse: -> READ unique=${unique} bytes=${bytes}`);
+        this.hooks.replyParts(message, payload);
+      } else {
+        this.send(Opcode.READ, payload ? okReply(unique, payload) : message);
+      }
+      this.hooks.onDone?.(Opcode.READ, errno, bytes);
     }
-    this.hooks.onDone?.(Opcode.READ, errno, bytes);
+    if (data) this.fs.readDone?.(data);
   }
 
   private interrupt(req: Request): void {

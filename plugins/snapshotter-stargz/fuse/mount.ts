@@ -18,7 +18,7 @@ export const DEFAULT_FUSE_OPTIONS: FuseOptions = {
   allowOther: true,
   debug: false,
   keepCache: true,
-  readAheadKb: 1024,
+  readAheadKb: 8192,
   passthrough: false,
 };
 
@@ -53,7 +53,20 @@ function nextMessage<T extends { type: string }>(w: Worker, what: string): Promi
   });
 }
 
-export async function mountFuse(params: MountFuseParams): Promise<FuseMount> {
+export function mountFuse(params: MountFuseParams): Promise<FuseMount> {
+  // The long-lived closures below keep only the callbacks: `fsInit` (a whole TOC for lazy layers)
+  // must not stay reachable on this thread once the workers have their copies.
+  const { onAccess, onError } = params;
+  const init = { fsInit: params.fsInit, recordAccess: onAccess !== undefined };
+  return mountWith(params, init, onAccess, onError);
+}
+
+async function mountWith(
+  params: Omit<MountFuseParams, "onAccess" | "onError">,
+  handoff: { fsInit: unknown; recordAccess: boolean },
+  onAccess: MountFuseParams["onAccess"],
+  onError: MountFuseParams["onError"],
+): Promise<FuseMount> {
   const options: FuseOptions = { ...DEFAULT_FUSE_OPTIONS, ...params.options };
   const mountpoint = resolve(params.mountpoint);
   const workerCount = Math.max(1, params.workers ?? 2);
@@ -82,7 +95,7 @@ export async function mountFuse(params: MountFuseParams): Promise<FuseMount> {
   const conn = dev?.minor;
 
   const counters = createCounters(workerCount);
-  const reader = new Worker(workerEntry("reader-thread.ts"));
+  const reader = new Worker(workerEntry("reader-thread.ts"), { smol: true });
   const handlers: Worker[] = [];
   let readerExit: Promise<ReaderOut> | undefined;
   let closed = false;
@@ -111,13 +124,13 @@ export async function mountFuse(params: MountFuseParams): Promise<FuseMount> {
     const negotiated: Negotiated = first.negotiated;
     readerExit = nextMessage<ReaderOut>(reader, "reader thread").catch((e: Error) => ({ type: "exit", reason: e.message, error: true }) as const);
     readerExit.then((m) => {
-      if (m.type === "exit" && m.error) params.onError?.(m.reason);
+      if (m.type === "exit" && m.error) onError?.(m.reason);
     });
 
     const ports: MessagePort[] = [];
     const ready: Promise<void>[] = [];
     for (let i = 0; i < workerCount; i++) {
-      const w = new Worker(workerEntry("handler-thread.ts"));
+      const w = new Worker(workerEntry("handler-thread.ts"), { smol: true });
       handlers.push(w);
       const channel = new MessageChannel();
       ports.push(channel.port1);
@@ -127,19 +140,20 @@ export async function mountFuse(params: MountFuseParams): Promise<FuseMount> {
           const m = e.data;
           if (m.type === "ready") res();
           else if (m.type === "failed") rej(new Error(`fuse/mount.ts: handler worker ${i} could not load ${fsModule}: ${m.message}`));
-          else if (m.type === "access") params.onAccess?.({ ino: m.ino, path: m.path, at: m.at });
-          else if (m.type === "error") params.onError?.(m.message);
+          else if (m.type === "access") onAccess?.({ ino: m.ino, path: m.path, at: m.at });
+          else if (m.type === "error") onError?.(m.message);
         });
       }));
       const init: WorkerInit = {
-        type: "init", index: i, fd, fsModule, fsInit: params.fsInit, options,
-        passthrough: negotiated.passthrough, counters, port: channel.port2, recordAccess: params.onAccess !== undefined,
+        type: "init", index: i, fd, fsModule, fsInit: handoff.fsInit, options,
+        passthrough: negotiated.passthrough, counters, port: channel.port2, recordAccess: handoff.recordAccess,
       };
       w.postMessage(init, [channel.port2]);
     }
     await Promise.all(ready);
     reader.postMessage({ type: "start", ports }, ports);
-    if (options.readAheadKb > 0 && dev) setReadAhead(dev, options.readAheadKb, params.onError);
+    handoff.fsInit = undefined;
+    if (options.readAheadKb > 0 && dev) setReadAhead(dev, options.readAheadKb, onError);
 
     return {
       mountpoint,

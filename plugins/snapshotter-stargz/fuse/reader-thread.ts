@@ -5,12 +5,15 @@
 // forever and hands each one, as a transferred buffer, to the handler worker with the fewest
 // requests in flight. Handler workers write their replies to the same fd themselves.
 import { Errno, IN_HEADER_SIZE, Opcode } from "./abi.ts";
-import { decodeInitIn, decodeRequest, encodeInitOut } from "./codec.ts";
+import { decodeInitIn, decodeRequest, encodeInitOut, errorReply } from "./codec.ts";
 import { negotiate, REQUEST_BUFFER_SIZE } from "./init.ts";
 import { readFd, writeFd } from "./libc.ts";
 import { inFlightSlots, type ReaderInit, type ReaderOut, type ReaderStart } from "./messages.ts";
 
 declare const self: Worker;
+
+/** major, minor, max_readahead, flags: what every kernel's fuse_init_in starts with. */
+const INIT_IN_MIN_SIZE = 16;
 
 const post = (m: ReaderOut) => self.postMessage(m);
 let init: ReaderInit | undefined;
@@ -38,7 +41,18 @@ function answerInit(msg: ReaderInit): void {
   if (req.header.opcode !== Opcode.INIT) {
     return post({ type: "exit", reason: `fuse/reader-thread.ts: first request is opcode ${req.header.opcode}, expected INIT`, error: true });
   }
-  const { out, negotiated } = negotiate(decodeInitIn(req.body), msg.wantPassthrough);
+  if (req.body.byteLength < INIT_IN_MIN_SIZE) {
+    writeFd(msg.fd, errorReply(req.header.unique, Errno.EINVAL));
+    return post({ type: "exit", reason: `fuse/reader-thread.ts: INIT body of ${req.body.byteLength} bytes, need ${INIT_IN_MIN_SIZE}`, error: true });
+  }
+  let answer: ReturnType<typeof negotiate>;
+  try {
+    answer = negotiate(decodeInitIn(req.body), msg.wantPassthrough);
+  } catch (e) {
+    writeFd(msg.fd, errorReply(req.header.unique, Errno.EPROTO));
+    return post({ type: "exit", reason: (e as Error).message, error: true });
+  }
+  const { out, negotiated } = answer;
   const rc = writeFd(msg.fd, encodeInitOut(req.header.unique, out));
   if (rc < 0) return post({ type: "exit", reason: `fuse/reader-thread.ts: INIT reply refused by the kernel: errno ${-rc}`, error: true });
   post({ type: "negotiated", negotiated });

@@ -61,6 +61,8 @@ export interface ReadOnlyFs {
   readdir(ino: bigint): readonly DirEntry[];
   /** Up to `size` bytes at `offset`; shorter only at end of file. */
   read(ino: bigint, offset: number, size: number): Promise<Uint8Array> | Uint8Array;
+  /** Called once the reply holding `data` (what `read` returned) was written: its buffer may be reused. */
+  readDone?(data: Uint8Array): void;
   /** Value of xattr `name`, or undefined (ENODATA). */
   getxattr(ino: bigint, name: string): Uint8Array | undefined;
   listxattr(ino: bigint): readonly string[];

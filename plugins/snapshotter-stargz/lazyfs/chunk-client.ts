@@ -1,23 +1,37 @@
-// Worker side of chunk access: memory LRU, then the shared disk cache, then ask the main thread
-// (which fetches, verifies and caches) and read the result back from disk.
-import { readFileSync } from "node:fs";
+// Worker side of chunk access: the bytes of a read come straight from the shared disk cache with
+// pread into the reply buffer (one copy; the kernel's page cache is the memory cache). Missing
+// chunks are asked for from the fetch thread (which fetches, verifies and caches them), then read.
+// Only in memory-only mode (cache disk full) do verified bytes arrive inline and sit in a small LRU.
+import { closeSync, openSync, readSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { chunkCachePath, type ChunkTable } from "./chunks.ts";
 import { ByteLru } from "./lru.ts";
 import type { ChannelMessage, FetchRequest, LazyFsInit } from "./protocol.ts";
 
+/** Reply buffers for big reads are this big (the most the kernel asks per READ: fuse/init.ts
+ *  MAX_PAGES) and reused; small reads take small buffers. */
+const POOLED_BYTES = 1 << 20;
+const POOLED_FROM = 128 << 10;
+const POOL_MAX = 4;
+
 export class ChunkClient {
-  private readonly lru: ByteLru<number>;
+  /** Free reply buffers: fresh memory costs a page fault per 4 KiB, so a read reuses one. */
+  private readonly pool: Uint8Array[] = [];
+  /** Chunks that came inline (memory-only mode). */
+  private readonly inline: ByteLru<number>;
   private readonly channel: BroadcastChannel;
   private readonly nonce = randomBytes(8).toString("hex");
   private nextId = 1;
   private readonly waiting = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
+  /** Chunks this worker has read from: the fetch thread hears of each once (readahead). */
+  private readonly touched: Uint8Array;
 
   constructor(
     private readonly init: LazyFsInit,
     private readonly table: ChunkTable,
   ) {
-    this.lru = new ByteLru(init.memoryCacheBytes);
+    this.inline = new ByteLru(init.memoryCacheBytes);
+    this.touched = new Uint8Array(table.chunks.length);
     this.channel = new BroadcastChannel(init.channel);
     this.channel.onmessage = (e) => {
       const m = e.data as ChannelMessage;
@@ -25,7 +39,7 @@ export class ChunkClient {
       const waiter = this.waiting.get(m.id);
       if (!waiter) return;
       this.waiting.delete(m.id);
-      for (const [id, bytes] of m.inline ?? []) this.lru.set(id, bytes);
+      for (const [id, bytes] of m.inline ?? []) this.inline.set(id, bytes);
       if (m.error) waiter.reject(new Error(m.error));
       else waiter.resolve();
     };
@@ -35,36 +49,61 @@ export class ChunkClient {
     return chunkCachePath(this.init.cacheDir, this.init.layerDigest, this.table.chunks[id]);
   }
 
-  /** Verified bytes of a chunk if this worker can get them without asking (memory or disk). */
-  private local(id: number): Uint8Array | undefined {
-    const hit = this.lru.get(id);
-    if (hit) return hit;
-    let bytes: Uint8Array;
-    try {
-      bytes = readFileSync(this.cachePath(id));
-    } catch {
-      return undefined;
-    }
-    // Entries are renamed into place whole; a wrong length means someone else's file: ignore it.
-    if (bytes.length !== this.table.chunks[id].chunkSize) return undefined;
-    this.lru.set(id, bytes);
-    return bytes;
+  /**
+   * Bytes [from, to) of the file whose chunks (ascending file offsets) are `ids`; every chunk in
+   * `ids` overlaps the range. Missing chunks are fetched in one request to the fetch thread.
+   */
+  async read(ids: number[], from: number, to: number): Promise<Uint8Array> {
+    const out = this.buffer(to - from);
+    let missing = ids.filter((id) => !this.fill(id, from, to, out));
+    this.touch(ids[ids.length - 1]);
+    if (missing.length === 0) return out;
+    await this.ask(missing);
+    missing = missing.filter((id) => !this.fill(id, from, to, out));
+    if (missing.length) throw new Error(`chunk ${missing[0]} of layer ${this.init.layerDigest} was fetched but is neither cached on disk nor in memory`);
+    return out;
   }
 
-  /** Bytes of each chunk in `ids`, fetching the missing ones in one request to the fetch thread. */
-  async get(ids: number[]): Promise<Uint8Array[]> {
-    const last = ids[ids.length - 1];
-    const firstTouch = !this.lru.has(last);
-    const out: (Uint8Array | undefined)[] = ids.map((id) => this.local(id));
-    if (firstTouch) this.readAhead(last);
-    const missing = ids.filter((_, i) => !out[i]);
-    if (missing.length === 0) return out as Uint8Array[];
-    await this.ask(missing);
-    return ids.map((id, i) => {
-      const got = out[i] ?? this.local(id);
-      if (!got) throw new Error(`chunk ${id} of layer ${this.init.layerDigest} was fetched but is neither cached on disk nor in memory`);
-      return got;
-    });
+  private buffer(size: number): Uint8Array {
+    if (size > POOLED_BYTES || size < POOLED_FROM) return Buffer.allocUnsafe(size);
+    return (this.pool.pop() ?? Buffer.allocUnsafeSlow(POOLED_BYTES)).subarray(0, size);
+  }
+
+  /** Takes back a buffer `read` returned, once its bytes were written to the kernel. */
+  release(data: Uint8Array): void {
+    if (data.buffer.byteLength === POOLED_BYTES && data.byteOffset === 0 && this.pool.length < POOL_MAX) {
+      this.pool.push(new Uint8Array(data.buffer, 0, POOLED_BYTES));
+    }
+  }
+
+  /** Copies the part of chunk `id` inside [from, to) to `out`; false when this worker cannot get it without asking. */
+  private fill(id: number, from: number, to: number, out: Uint8Array): boolean {
+    const c = this.table.chunks[id];
+    const start = Math.max(from, c.chunkOffset);
+    const end = Math.min(to, c.chunkOffset + c.chunkSize);
+    if (end <= start) return true;
+    const mem = this.inline.get(id);
+    if (mem) {
+      out.set(mem.subarray(start - c.chunkOffset, end - c.chunkOffset), start - from);
+      return true;
+    }
+    let fd: number;
+    try {
+      fd = openSync(this.cachePath(id), "r");
+    } catch {
+      return false;
+    }
+    try {
+      // Entries are renamed into place whole: a short one is someone else's file, fetched anew.
+      for (let at = start; at < end; ) {
+        const n = readSync(fd, out, start - from + (at - start), end - at, at - c.chunkOffset);
+        if (n <= 0) return false;
+        at += n;
+      }
+      return true;
+    } finally {
+      closeSync(fd);
+    }
   }
 
   /** True when the chunk is in the disk cache (passthrough needs a real file). */
@@ -77,20 +116,17 @@ export class ChunkClient {
   }
 
   /**
-   * A reader that moved on from the previous chunk of the same file is reading sequentially: ask
-   * for the next chunks now, so they arrive while this one is consumed. (Chunks already on disk
-   * never reach the fetch thread, so it cannot see the pattern itself.)
+   * Tells the fetch thread the first time this worker reads from a chunk past a file's first one,
+   * unless the next chunk is already on disk: it grows a readahead window over the file for a
+   * sequential reader. (Reads served from disk never reach it otherwise.)
    */
-  private readAhead(id: number): void {
-    const n = this.init.readaheadChunks;
+  private touch(id: number): void {
+    if (this.touched[id]) return;
+    this.touched[id] = 1;
     const c = this.table.chunks[id];
-    const prev = this.table.chunks[id - 1];
-    if (n === 0 || c.index === 0 || prev?.file !== c.file || !this.lru.has(prev.id)) return;
-    const ahead: number[] = [];
-    for (let next = id + 1; next <= id + n && this.table.chunks[next]?.file === c.file; next++) {
-      if (!this.lru.has(next) && !this.onDisk(next)) ahead.push(next);
-    }
-    if (ahead.length) this.channel.postMessage({ t: "fetch", w: this.nonce, id: 0, chunks: ahead, hint: true } satisfies FetchRequest);
+    const next = this.table.chunks[id + 1];
+    if (this.init.readaheadChunks === 0 || c.index === 0 || next?.file !== c.file || this.onDisk(next.id)) return;
+    this.channel.postMessage({ t: "fetch", w: this.nonce, id: 0, chunks: [id], hint: true } satisfies FetchRequest);
   }
 
   private ask(chunks: number[]): Promise<void> {

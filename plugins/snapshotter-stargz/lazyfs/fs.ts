@@ -65,26 +65,16 @@ class LazyFs implements ReadOnlyFs {
     const ids = this.table.byFile.get(n.file.name)!;
     const first = chunkAt(this.table, ids, offset);
     const last = chunkAt(this.table, ids, end - 1);
-    const want = ids.slice(first, last + 1);
-    let parts: Uint8Array[];
     try {
-      parts = await this.chunks.get(want);
+      return await this.chunks.read(ids.slice(first, last + 1), offset, end);
     } catch (e) {
       // The main thread already logged the cause with the layer digest and file name.
       throw new FsError(Errno.EIO, `${this.init.layerDigest} ${n.file.name}: ${(e as Error).message}`);
     }
-    if (parts.length === 1) {
-      const c = this.table.chunks[want[0]];
-      return parts[0].subarray(offset - c.chunkOffset, end - c.chunkOffset);
-    }
-    const out = new Uint8Array(end - offset);
-    want.forEach((id, i) => {
-      const c = this.table.chunks[id];
-      const from = Math.max(offset, c.chunkOffset);
-      const to = Math.min(end, c.chunkOffset + c.chunkSize);
-      out.set(parts[i].subarray(from - c.chunkOffset, to - c.chunkOffset), from - offset);
-    });
-    return out;
+  }
+
+  readDone(data: Uint8Array): void {
+    this.chunks.release(data);
   }
 
   getxattr(ino: bigint, name: string): Uint8Array | undefined {

@@ -4,8 +4,8 @@
 // prefetch and background fetch in one place, and no credentials copied into workers. Workers ask
 // over a BroadcastChannel (the FUSE server gives the fs module nothing but its init data, and a
 // named channel needs nothing transferred); the main thread answers once the chunks are verified
-// and in the disk cache, so replies stay tiny. Only in memory-only mode (cache disk full) do the
-// verified bytes ride along in the reply.
+// and in the disk cache, so replies stay tiny; workers then pread the bytes a read needs. Only in
+// memory-only mode (cache disk full) do the verified bytes ride along in the reply.
 import type { WireToc } from "../toc-wire.ts";
 
 export interface LazyFsInit {
@@ -17,9 +17,9 @@ export interface LazyFsInit {
   cacheDir: string;
   /** Hand fully cached single-chunk files to the kernel (FUSE passthrough). */
   passthrough: boolean;
-  /** Bytes of decoded chunks each worker keeps in memory. */
+  /** Bytes of inline chunks (memory-only mode) each worker keeps. */
   memoryCacheBytes: number;
-  /** Chunks of a file fetched ahead of a sequential reader. */
+  /** First readahead window (chunks) for a sequential reader; 0: no readahead. */
   readaheadChunks: number;
   /** "trusted" (default) or "user" when overlayfs runs with userxattr. */
   overlayXattrPrefix: "trusted" | "user";
@@ -31,7 +31,8 @@ export interface FetchRequest {
   w: string;
   id: number;
   chunks: number[];
-  /** Fetch ahead, nobody waits: no reply. */
+  /** Not a miss: the worker started reading `chunks[0]` (from disk); the fetch thread may read
+   *  ahead. Nobody waits: no reply. */
   hint?: boolean;
 }
 

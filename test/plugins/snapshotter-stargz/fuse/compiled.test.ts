@@ -36,4 +36,4 @@ test.skipIf(process.getuid?.() !== 0)("[slow] a bun build --compile binary mount
   } finally {
     removeDir(dir);
   }
-});
+}, 120_000); // compiling a binary alone takes several seconds on a loaded machine

@@ -41,12 +41,16 @@ interface Reply {
 
 function setup(options = DEFAULT_FUSE_OPTIONS) {
   const replies: Reply[] = [];
+  const errors: string[] = [];
+  const done: { opcode: number; errno: number }[] = [];
   const fs = createFs({ entries: SAMPLE });
   const d = new Dispatcher(fs, { options, passthrough: false }, {
     reply(m) {
       const dv = new DataView(m.buffer, m.byteOffset);
       replies.push({ error: -dv.getInt32(4, true) || 0, unique: dv.getBigUint64(8, true), payload: m.subarray(16) });
     },
+    onError: (m) => errors.push(m),
+    onDone: (opcode, errno) => done.push({ opcode, errno }),
   });
   const ask = (req: Uint8Array): Reply => {
     d.handle(req);
@@ -58,7 +62,7 @@ function setup(options = DEFAULT_FUSE_OPTIONS) {
     const r = ask(request(Opcode.LOOKUP, parent, fields(["str", name])));
     return new DataView(r.payload.buffer, r.payload.byteOffset).getBigUint64(0, true);
   };
-  return { d, ask, ino, replies };
+  return { d, ask, ino, replies, errors, done };
 }
 
 describe("FUSE dispatcher", () => {
@@ -150,5 +154,118 @@ describe("FUSE dispatcher", () => {
     for (const bit of [0n, 13n, 14n, 18n, 22n, 23n]) expect((negotiated.flags >> bit) & 1n).toBe(1n);
     expect(negotiated.passthrough).toBe(false);
     expect(negotiate(decodeInitIn(new DataView(body.buffer)), true).negotiated.passthrough).toBe(true);
+  });
+});
+
+/** A request whose header claims `len` bytes (default: the real length). */
+function withLen(bytes: Uint8Array, len: number): Uint8Array {
+  const copy = bytes.slice();
+  new DataView(copy.buffer).setUint32(0, len, true);
+  return copy;
+}
+
+const uniqueOf = (req: Uint8Array) => new DataView(req.buffer, req.byteOffset).getBigUint64(8, true);
+
+describe("FUSE dispatcher: malformed requests", () => {
+  test("a request shorter than the header is answered EINVAL when it carries a unique, dropped when not", () => {
+    const { d, replies, errors, done } = setup();
+    const short = request(Opcode.GETATTR, 1n).subarray(0, 24);
+    expect(() => d.handle(short)).not.toThrow();
+    expect(replies).toEqual([{ error: Errno.EINVAL, unique: uniqueOf(short), payload: new Uint8Array(0) }]);
+    expect(() => d.handle(new Uint8Array(6))).not.toThrow();
+    expect(replies).toHaveLength(1);
+    expect(errors).toHaveLength(2);
+    expect(errors[0]).toContain("shorter than the 40-byte header");
+    expect(done.map((x) => x.errno)).toEqual([Errno.EINVAL, Errno.EINVAL]); // in-flight slots released
+  });
+
+  test("header length below 40 or beyond the bytes read is EINVAL, not a read past the buffer", () => {
+    const { d, replies, errors } = setup();
+    const lookup = request(Opcode.LOOKUP, 1n, fields(["str", "etc"]));
+    for (const len of [0, 16, 39, lookup.byteLength + 1, 1 << 30]) {
+      const bad = withLen(lookup, len);
+      d.handle(bad);
+      expect({ len, reply: replies.pop() }).toEqual({ len, reply: { error: Errno.EINVAL, unique: uniqueOf(bad), payload: new Uint8Array(0) } });
+    }
+    expect(errors.every((e) => e.includes("malformed LOOKUP") && e.includes("EINVAL"))).toBe(true);
+    // Bytes past the header's length are ignored: the name ends where the header says.
+    const trailing = new Uint8Array(lookup.byteLength + 16).fill(0x41);
+    trailing.set(lookup);
+    expect(() => d.handle(trailing)).not.toThrow();
+    expect(replies.pop()?.error).toBe(0);
+  });
+
+  test("short bodies are EINVAL for every opcode that reads fields", async () => {
+    const { d, replies, errors, done } = setup();
+    const cases: [number, Uint8Array][] = [
+      [Opcode.LOOKUP, new Uint8Array(0)],
+      [Opcode.LOOKUP, new TextEncoder().encode("no-nul")],
+      [Opcode.OPEN, new Uint8Array(4)],
+      [Opcode.READ, new Uint8Array(8)],
+      [Opcode.READ, new Uint8Array(23)],
+      [Opcode.READDIR, new Uint8Array(16)],
+      [Opcode.READDIRPLUS, new Uint8Array(0)],
+      [Opcode.ACCESS, new Uint8Array(2)],
+      [Opcode.GETXATTR, fields(["u32", 100], ["u32", 0])],
+      [Opcode.GETXATTR, Buffer.concat([fields(["u32", 100], ["u32", 0]), new TextEncoder().encode("user.mime")])],
+      [Opcode.LISTXATTR, new Uint8Array(4)],
+    ];
+    for (const [op, body] of cases) {
+      const req = request(op, 1n, body);
+      expect(() => d.handle(req)).not.toThrow();
+      await Bun.sleep(0);
+      expect({ op, len: body.byteLength, reply: replies.pop() }).toEqual({ op, len: body.byteLength, reply: { error: Errno.EINVAL, unique: uniqueOf(req), payload: new Uint8Array(0) } });
+    }
+    expect(errors).toHaveLength(cases.length);
+    expect(done).toHaveLength(cases.length);
+    expect(d.inFlight).toBe(0);
+  });
+
+  test("a READ larger than any kernel sends is refused before anything is allocated", async () => {
+    const { d, ino, replies } = setup();
+    const hostname = ino(ino(1n, "etc"), "hostname");
+    const req = request(Opcode.READ, hostname, fields(["u64", 0n], ["u64", 0n], ["u32", 0xffffffff], ["u32", 0], ["u64", 0n], ["u32", 0], ["u32", 0]));
+    d.handle(req);
+    await Bun.sleep(0);
+    expect(replies.pop()).toEqual({ error: Errno.EINVAL, unique: uniqueOf(req), payload: new Uint8Array(0) });
+  });
+
+  test("a short INTERRUPT or FORGET gets no answer and leaves pending reads alone", () => {
+    const { d, ino, replies, errors } = setup();
+    const slow = ino(ino(1n, "data"), "slow");
+    d.handle(request(Opcode.READ, slow, fields(["u64", 0n], ["u64", 0n], ["u32", 4096], ["u32", 0], ["u64", 0n], ["u32", 0], ["u32", 0])));
+    expect(d.inFlight).toBe(1);
+    expect(() => d.handle(request(Opcode.INTERRUPT, 0n, new Uint8Array(4)))).not.toThrow();
+    expect(() => d.handle(withLen(request(Opcode.FORGET, slow, fields(["u64", 1n])), 20))).not.toThrow();
+    expect(replies).toEqual([]);
+    expect(d.inFlight).toBe(1);
+    expect(errors.map((e) => e.split(":")[1].trim().split(" ").slice(0, 2).join(" "))).toEqual(["malformed INTERRUPT", "malformed FORGET"]);
+    expect(errors.every((e) => e.endsWith("dropped"))).toBe(true);
+  });
+
+  test("random bytes for every opcode: never a throw, exactly one answer per answerable request", async () => {
+    const { d, replies, done } = setup();
+    const silent = new Set<number>([Opcode.FORGET, Opcode.BATCH_FORGET, Opcode.INTERRUPT, Opcode.NOTIFY_REPLY]);
+    let x = 12345;
+    const rand = () => ((x = (x * 1103515245 + 12345) >>> 0) >>> 8) & 0xff;
+    const expected = new Map<bigint, number>();
+    for (let op = 0; op <= 60; op++) {
+      if (op === Opcode.INIT) continue; // the reader thread's business, answered EIO here
+      for (const bodyLen of [0, 1, 7, 8, 9, 23, 24, 40, 64]) {
+        const body = Uint8Array.from({ length: bodyLen }, rand);
+        for (const len of [undefined, 12, 40 + bodyLen + 8]) {
+          const base = request(op, BigInt(rand()), body);
+          const req = len === undefined ? base : withLen(base, len);
+          expect(() => d.handle(req)).not.toThrow();
+          if (!silent.has(op)) expected.set(uniqueOf(req), op);
+        }
+      }
+    }
+    await Bun.sleep(10); // READs answer asynchronously
+    const answered = new Map<bigint, number>();
+    for (const r of replies) answered.set(r.unique, (answered.get(r.unique) ?? 0) + 1);
+    for (const [unique, op] of expected) expect({ op, unique, answers: answered.get(unique) ?? 0 }).toEqual({ op, unique, answers: 1 });
+    expect(replies).toHaveLength(expected.size);
+    expect(done).toHaveLength(expected.size);
   });
 });
