@@ -17,7 +17,7 @@ import { TailSource, TocStore } from "./toc-store.ts";
 import { tocToWire } from "./toc-wire.ts";
 
 /** File data a sequential reader may have fetched ahead of it. */
-const READAHEAD_MAX_BYTES = 32 << 20;
+const READAHEAD_MAX_BYTES = 64 << 20;
 /** Compressed bytes per readahead request: decoding starts when a request completes. */
 const READAHEAD_REQUEST_BYTES = 8 << 20;
 
@@ -251,8 +251,9 @@ export class FetchService {
 
   /**
    * A file read chunk after chunk gets its next chunks fetched ahead: `readahead_chunks` at first,
-   * doubling while the reader keeps going forward (up to READAHEAD_MAX_BYTES of file data), so
-   * decoding always has the next chunks at hand. A jump back to the start of the window resets it.
+   * doubling while the reader keeps going forward (up to READAHEAD_MAX_BYTES of file data). The
+   * window is refilled in batches, once less than half of it is cached or on the way: every range
+   * request costs a round trip (tens of ms at some registries), so few big ones beat one per chunk.
    */
   private readAhead(l: ServedLayer, ids: number[]): void {
     const base = this.config.blob.readahead_chunks;
@@ -267,13 +268,17 @@ export class FetchService {
     if (st && c.index > st.index && c.index <= st.index + st.window) window = Math.min(st.window * 2, 1 << 16);
     else if (st && c.index <= st.index) window = st.window; // another worker's touch of a chunk already seen
     l.sequential.set(c.file.name, { index: Math.max(c.index, st?.index ?? 0), window });
-    const ahead: number[] = [];
+    const span: number[] = [];
     let bytes = 0;
     for (let id = last + 1; id <= last + window && id < fetcher.chunks.length; id++) {
       const next = fetcher.chunks[id];
       if (next.file !== c.file || (bytes += next.chunkSize) > READAHEAD_MAX_BYTES) break;
-      if (!fetcher.isInflight(id) && !fetcher.isCached(id)) ahead.push(id);
+      span.push(id);
     }
+    let covered = 0;
+    while (covered < span.length && (fetcher.isInflight(span[covered]) || fetcher.isCached(span[covered]))) covered++;
+    if (covered * 2 > span.length) return;
+    const ahead = span.slice(covered).filter((id) => !fetcher.isInflight(id) && !fetcher.isCached(id));
     if (ahead.length) fetcher.ensure(ahead, { urgent: true, maxRequestBytes: READAHEAD_REQUEST_BYTES }).catch(() => {});
   }
 }

@@ -66,6 +66,27 @@ describe("lazy reads over the network", () => {
     expect(fuseMountsUnder(root)).toEqual([]);
   }, 60_000);
 
+  test("[slow] a file read start to end is fetched ahead in a few big range requests, each chunk once", async () => {
+    const chunk = 1 << 20;
+    const data = noise(24 * chunk, 21);
+    const pushed = await pushEstargz(reg.host, "lazy/sequential", layerTar([{ name: "seq.bin", data }]), { chunkSize: chunk });
+    const root = tempDir("stargz-");
+    const s = newSnapshotter(root, testConfig({ noprefetch: true }));
+    try {
+      expect(await s.prepareRemote("layer/seq", undefined, via(pushed.layer, proxy.host))).toEqual({ lazy: true });
+      proxy.reset();
+      const got = await readFile(join(await layerDir(s, "layer/seq"), "seq.bin"));
+      expect(got.equals(Buffer.from(data))).toBe(true);
+      // 24 chunks: a fixed 2-chunk readahead window takes ~22 requests; the growing one about 8.
+      expect(proxy.blobGets.length).toBeLessThanOrEqual(12);
+      const reader = await openEstargz(bytesSource(pushed.blob), { layerDigest: pushed.layer.descriptor.digest });
+      const f = reader.lookup("seq.bin")!;
+      expect(proxy.blobBytes).toBe(f.chunks.at(-1)!.compressedEnd - f.chunks[0].offset);
+    } finally {
+      await s.close();
+    }
+  }, 60_000);
+
   test("[slow] the range before the prefetch landmark comes in one request at mount", async () => {
     const root = tempDir("stargz-");
     const s = newSnapshotter(root, testConfig());
