@@ -1,7 +1,10 @@
 // Content-addressed blob store: <root>/content/blobs/sha256/<hex>. A blob becomes visible only after
 // its size and digest were verified: it is streamed into content/ingest/, fsynced, then renamed.
-import { closeSync, fsyncSync, openSync, writeSync, mkdirSync, renameSync, rmSync, readdirSync, statSync, existsSync } from 'node:fs';
+// A caller may read a blob while it is still coming in (follow): it gets the bytes as they are
+// written, and the end of its stream only once they were verified.
+import { closeSync, fdatasync, fsync, openSync, readSync, writeSync, mkdirSync, renameSync, rmSync, readdirSync, statSync, existsSync } from 'node:fs';
 import { stat, readdir, rm, readFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { DigestError, digestOf, sha256Hex, shortDigest } from './digest.ts';
@@ -31,6 +34,23 @@ export class ContentError extends Error {
 }
 
 const STALE_MS = 24 * 3600 * 1000;
+/** Writeback of a blob being ingested is started (asynchronously) every this many bytes, so the
+ *  fsync that ends the ingest finds little left to write. */
+const FLUSH_EVERY = 16 * 1024 * 1024;
+/** Read size when following an ingest. */
+const FOLLOW_CHUNK = 256 * 1024;
+const fsyncAsync = promisify(fsync);
+const fdatasyncAsync = promisify(fdatasync);
+
+/** A download in progress: how much of it is in its temp file, and whether it ended. */
+interface Ingest {
+  result: Promise<boolean>;
+  tmp: string;
+  written: number;
+  /** Set (with the blob renamed into place or the temp file removed) when the download ends. */
+  outcome?: { ok: true } | { ok: false; error: unknown };
+  wake: (() => void)[];
+}
 
 function pidAlive(pid: number): boolean {
   try {
@@ -44,7 +64,7 @@ function pidAlive(pid: number): boolean {
 export class ContentStore {
   readonly blobDir: string;
   readonly ingestDir: string;
-  private readonly inflight = new Map<string, Promise<boolean>>();
+  private readonly inflight = new Map<string, Ingest>();
 
   /** Creates the directories and removes ingest files left by dead processes. */
   constructor(readonly root: string) {
@@ -117,21 +137,83 @@ export class ContentStore {
     // (async: a bad digest rejects rather than throwing synchronously; the map is set before any await)
     sha256Hex(expected.digest);
     const running = this.inflight.get(expected.digest);
-    if (running) return running;
-    const p = (async () => {
-      if (await this.has(expected.digest)) return false;
-      await this.download(expected, open, opts);
-      return true;
-    })().finally(() => this.inflight.delete(expected.digest));
-    this.inflight.set(expected.digest, p);
-    return p;
+    if (running) return running.result;
+    if (await this.has(expected.digest)) return false;
+    // has() awaited: another caller may have started it meanwhile.
+    return (this.inflight.get(expected.digest) ?? this.start(expected, open, opts)).result;
   }
 
-  private async download(expected: { digest: string; size?: number }, open: BlobOpener, opts: IngestOptions): Promise<void> {
+  /**
+   * The blob's bytes while they come in: starts its download (or joins the one running, or reads
+   * the stored blob). The bytes are NOT verified when handed out: the stream throws at its end
+   * when size or digest are wrong, and ends normally only after the blob is verified and stored.
+   * So whatever a consumer makes of the bytes must stay invisible until the stream has ended.
+   */
+  async *follow(expected: { digest: string; size?: number }, open: BlobOpener, opts: IngestOptions = {}): AsyncGenerator<Uint8Array> {
+    sha256Hex(expected.digest);
+    let ing = this.inflight.get(expected.digest);
+    if (!ing) {
+      if (await this.has(expected.digest)) {
+        yield* this.file(expected.digest).stream() as unknown as AsyncIterable<Uint8Array>;
+        return;
+      }
+      // has() awaited: another caller may have started it meanwhile.
+      ing = this.inflight.get(expected.digest) ?? this.start(expected, open, opts);
+    }
+    // Synchronous with the check: the temp file exists unless the ingest ended (renamed or removed).
+    if (ing.outcome) {
+      await ing.result;
+      yield* this.file(expected.digest).stream() as unknown as AsyncIterable<Uint8Array>;
+      return;
+    }
+    const fd = openSync(ing.tmp, 'r');
+    try {
+      let offset = 0;
+      for (;;) {
+        if (offset < ing.written) {
+          const buf = Buffer.allocUnsafe(Math.min(FOLLOW_CHUNK, ing.written - offset));
+          const n = readSync(fd, buf, 0, buf.length, offset);
+          if (n <= 0) throw new ContentError(`blob ${expected.digest}: ingest file shorter than the bytes written to it`);
+          offset += n;
+          yield n === buf.length ? buf : buf.subarray(0, n);
+          continue;
+        }
+        const outcome = ing.outcome as Ingest['outcome'];
+        if (outcome) {
+          if (!outcome.ok) throw outcome.error;
+          return;
+        }
+        await new Promise<void>((r) => ing.wake.push(r));
+      }
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  private start(expected: { digest: string; size?: number }, open: BlobOpener, opts: IngestOptions): Ingest {
     const hex = sha256Hex(expected.digest);
-    const tmp = join(this.ingestDir, `${hex}.${process.pid}.${randomBytes(4).toString('hex')}`);
+    const ing: Ingest = { result: undefined as unknown as Promise<boolean>, tmp: join(this.ingestDir, `${hex}.${process.pid}.${randomBytes(4).toString('hex')}`), written: 0, wake: [] };
+    const wakeAll = () => {
+      for (const w of ing.wake.splice(0)) w();
+    };
+    ing.result = this.download(expected, open, opts, ing, wakeAll).then(() => true);
+    ing.result
+      .catch(() => {}) // followers and ingest() callers see the error; nobody else has to
+      .finally(() => {
+        this.inflight.delete(expected.digest);
+        wakeAll();
+      });
+    this.inflight.set(expected.digest, ing);
+    return ing;
+  }
+
+  private async download(expected: { digest: string; size?: number }, open: BlobOpener, opts: IngestOptions, ing: Ingest, wake: () => void): Promise<void> {
+    const tmp = ing.tmp;
     const fd = openSync(tmp, 'w', 0o644);
     let closed = false;
+    // An asynchronous writeback of what is written so far (at most one at a time).
+    let flushing: Promise<void> | undefined;
+    let flushedAt = 0;
     try {
       const hasher = new Bun.CryptoHasher('sha256');
       let done = 0;
@@ -149,6 +231,12 @@ export class ContentStore {
             hasher.update(chunk);
             for (let off = 0; off < chunk.length; ) off += writeSync(fd, chunk, off);
             done += chunk.length;
+            ing.written = done;
+            wake();
+            if (!flushing && done - flushedAt >= FLUSH_EVERY) {
+              flushedAt = done;
+              flushing = fdatasyncAsync(fd).finally(() => (flushing = undefined));
+            }
             opts.onProgress?.(done, expected.size);
           }
           break;
@@ -163,13 +251,20 @@ export class ContentStore {
       }
       const actual = `sha256:${hasher.digest('hex')}`;
       if (actual !== expected.digest) throw new ContentError(`blob ${expected.digest}: content has digest ${actual} (corrupt or altered)`);
-      fsyncSync(fd);
+      await flushing?.catch(() => {});
+      await fsyncAsync(fd);
       closeSync(fd);
       closed = true;
       renameSync(tmp, this.path(expected.digest));
+      // In the same synchronous step as the rename: a follower that still sees no outcome can
+      // open the temp file.
+      ing.outcome = { ok: true };
     } catch (e) {
+      // The fd may not be closed under a running writeback.
+      await flushing?.catch(() => {});
       if (!closed) closeSync(fd);
       rmSync(tmp, { force: true });
+      ing.outcome = { ok: false, error: e };
       throw e;
     }
   }

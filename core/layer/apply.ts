@@ -2,7 +2,7 @@
 // name is resolved inside the root (see securejoin.ts). OCI whiteouts either become overlayfs
 // whiteouts ("overlay": the layer gets a dir of its own, stacked later as a lowerdir) or are
 // carried out on a full copy of the lower layers ("native").
-import { closeSync, existsSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync, readdirSync, rmSync, statfsSync, symlinkSync, chmodSync, copyFileSync, constants as fsc, writeSync, type Stats } from 'node:fs';
+import { closeSync, existsSync, fchmodSync, fchownSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync, readdirSync, rmSync, statfsSync, symlinkSync, chmodSync, copyFileSync, constants as fsc, writeSync, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { S_IFBLK, S_IFCHR, S_IFIFO, SysError, lsetxattr, mknod } from './libc.ts';
 import { cleanName, resolveInRoot } from './securejoin.ts';
@@ -102,7 +102,8 @@ class SpaceGuard {
   }
 }
 
-async function writeFile(host: string, body: AsyncIterable<Uint8Array>, guard: SpaceGuard): Promise<void> {
+/** Writes a regular file and sets its metadata through the open fd (no path lookups). */
+async function writeFile(host: string, e: TarEntry, body: AsyncIterable<Uint8Array>, guard: SpaceGuard): Promise<void> {
   const fd = openSync(host, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
   try {
     for await (const chunk of body) {
@@ -110,13 +111,17 @@ async function writeFile(host: string, body: AsyncIterable<Uint8Array>, guard: S
       while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
       guard.wrote(chunk.length);
     }
+    fchownSync(fd, e.uid, e.gid);
+    setXattrs(host, e);
+    // After chown, which clears setuid/setgid.
+    fchmodSync(fd, e.mode);
+    futimesSync(fd, e.mtime, e.mtime);
   } finally {
     closeSync(fd);
   }
 }
 
-function setMetadata(host: string, e: TarEntry): void {
-  lchownSync(host, e.uid, e.gid);
+function setXattrs(host: string, e: TarEntry): void {
   for (const [k, val] of Object.entries(e.xattrs)) {
     try {
       lsetxattr(host, k, val);
@@ -125,6 +130,11 @@ function setMetadata(host: string, e: TarEntry): void {
       if ((err as SysError).code !== 'ENOTSUP') throw err;
     }
   }
+}
+
+function setMetadata(host: string, e: TarEntry): void {
+  lchownSync(host, e.uid, e.gid);
+  setXattrs(host, e);
   // After chown, which clears setuid/setgid.
   if (e.type !== 'symlink') chmodSync(host, e.mode);
 }
@@ -136,11 +146,20 @@ export async function applyLayer(root: string, source: TarSource, opts: ApplyOpt
   const written = new Set<string>(); // host paths this layer wrote (native opaque dirs keep them)
   const parents = opts.mode === 'overlay' ? (opts.parents ?? []) : [];
   const guard = new SpaceGuard(root, opts.reserveBytes);
+  // Host paths of parent dirs already resolved and made to exist, by cleaned name: most entries
+  // share their parent with the one before, and resolving costs an lstat per path component.
+  // Only a removal can change how a name resolves (a dir replaced by a symlink), so any removal
+  // empties it.
+  const dirCache = new Map<string, string>();
+  const remove = (p: string) => {
+    dirCache.clear();
+    rmSync(p, { recursive: true, force: true });
+  };
 
   const removeNotWritten = (dir: string) => {
     for (const child of readdirSync(dir)) {
       const p = join(dir, child);
-      if (!written.has(p)) rmSync(p, { recursive: true, force: true });
+      if (!written.has(p)) remove(p);
       else if (lstatSync(p).isDirectory()) removeNotWritten(p);
     }
   };
@@ -172,12 +191,18 @@ export async function applyLayer(root: string, source: TarSource, opts: ApplyOpt
       return;
     }
     const base = basename(rel);
-    const parentHost = resolveInRoot(root, dirname(rel), true);
-
-    if (base.startsWith(OCI_WHITEOUT_PREFIX)) {
+    const parentRel = dirname(rel);
+    let parentHost = dirCache.get(parentRel);
+    const whiteout = base.startsWith(OCI_WHITEOUT_PREFIX);
+    if (parentHost === undefined) {
+      parentHost = resolveInRoot(root, parentRel, true);
       // On a full copy, a whiteout under a dir that does not exist has nothing to delete.
-      if (opts.mode === 'native' && !lstatOrUndefined(parentHost)?.isDirectory()) return;
+      if (whiteout && opts.mode === 'native' && !lstatOrUndefined(parentHost)?.isDirectory()) return;
       ensureDir(parentHost, root, parents, dirTimes);
+      dirCache.set(parentRel, parentHost);
+    }
+
+    if (whiteout) {
       if (base === OCI_OPAQUE) {
         if (opts.mode === 'overlay') lsetxattr(parentHost, OVERLAY_OPAQUE_XATTR, Buffer.from('y'));
         else removeNotWritten(parentHost);
@@ -189,23 +214,23 @@ export async function applyLayer(root: string, source: TarSource, opts: ApplyOpt
       // ".wh." and ".wh..." would name the dir itself or its parent (containerd refuses them too).
       if (hidden === '' || hidden === '.' || hidden === '..') throw new Error('invalid whiteout name (it would remove the directory itself or its parent)');
       const victim = join(parentHost, hidden);
-      rmSync(victim, { recursive: true, force: true });
+      remove(victim);
       if (opts.mode === 'overlay') mknod(victim, S_IFCHR | 0o000, 0, 0);
       return;
     }
 
-    ensureDir(parentHost, root, parents, dirTimes);
     const host = join(parentHost, base);
     const existing = lstatOrUndefined(host);
-    if (existing && !(existing.isDirectory() && e.type === 'dir')) rmSync(host, { recursive: true, force: true });
+    if (existing && !(existing.isDirectory() && e.type === 'dir')) remove(host);
 
     switch (e.type) {
       case 'dir':
         if (!existing?.isDirectory()) mkdirSync(host, { mode: 0o700 });
         break;
       case 'file':
-        await writeFile(host, body, guard);
-        break;
+        await writeFile(host, e, body, guard);
+        written.add(host);
+        return;
       case 'symlink':
         symlinkSync(e.linkname, host);
         break;

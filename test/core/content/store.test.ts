@@ -80,6 +80,73 @@ describe('content store', () => {
     expect(new TextDecoder().decode(await s.read(d))).toBe('abcdefghijklmnopqrstuvwxyz');
   });
 
+  const collect = async (it: AsyncIterable<Uint8Array>) => {
+    const parts: Uint8Array[] = [];
+    for await (const c of it) parts.push(c);
+    return Buffer.concat(parts).toString();
+  };
+
+  test('follow hands out the bytes while they come in and ends once the blob is stored', async () => {
+    const s = new ContentStore(root());
+    const data = bytes('y'.repeat(3000));
+    const d = digestOf(data);
+    let stored: boolean | undefined;
+    const seen: number[] = [];
+    const it = s.follow({ digest: d, size: data.length }, async () => chunked(data, 500));
+    let text = '';
+    for await (const c of it) {
+      // Before the end the blob is not in the store: nothing unverified is visible.
+      stored ??= await s.has(d);
+      seen.push(c.length);
+      text += Buffer.from(c).toString();
+    }
+    expect(stored).toBe(false);
+    expect(text).toBe(Buffer.from(data).toString());
+    expect(seen.length).toBeGreaterThan(1);
+    expect(await s.has(d)).toBe(true);
+    expect(readdirSync(s.ingestDir)).toEqual([]);
+    // A stored blob is read from the store, without opening anything.
+    expect(await collect(s.follow({ digest: d, size: data.length }, async () => { throw new Error('must not open'); }))).toBe(text);
+  });
+
+  test('follow fails at the end of a corrupt or truncated blob and stores nothing', async () => {
+    const s = new ContentStore(root());
+    const want = digestOf(bytes('good data'));
+    const got: string[] = [];
+    const err = await (async () => {
+      for await (const c of s.follow({ digest: want, size: 8 }, async () => chunked(bytes('bad data'), 3))) got.push(Buffer.from(c).toString());
+    })().catch((e) => e);
+    expect(got.join('')).toBe('bad data');
+    expect(err.message).toBe(`blob ${want}: content has digest ${digestOf(bytes('bad data'))} (corrupt or altered)`);
+    const short = await collect(s.follow({ digest: want, size: 9 }, async () => [bytes('good')])).catch((e) => e);
+    expect(short.message).toBe(`blob ${want}: got 4 bytes, expected 9 (truncated)`);
+    expect(await s.has(want)).toBe(false);
+    expect(readdirSync(s.ingestDir)).toEqual([]);
+  });
+
+  test('follow joins a running download (one open), also after a resumed break', async () => {
+    const s = new ContentStore(root());
+    const data = bytes('0123456789'.repeat(400));
+    const d = digestOf(data);
+    const offsets: number[] = [];
+    const open = async (offset: number) => (offsets.push(offset), offsets.length === 1 ? chunked(data, 256, 1024) : chunked(data.subarray(offset), 256));
+    const ingest = s.ingest({ digest: d, size: data.length }, open);
+    const [a, b, made] = await Promise.all([collect(s.follow({ digest: d, size: data.length }, open)), collect(s.follow({ digest: d, size: data.length }, open)), ingest]);
+    expect(offsets).toEqual([0, 1024]);
+    expect(a).toBe(Buffer.from(data).toString());
+    expect(b).toBe(a);
+    expect(made).toBe(true);
+  });
+
+  test('a follower that stops early leaves the download to finish', async () => {
+    const s = new ContentStore(root());
+    const data = bytes('z'.repeat(4000));
+    const d = digestOf(data);
+    for await (const _ of s.follow({ digest: d, size: data.length }, async () => chunked(data, 100))) break;
+    expect(await s.ingest({ digest: d, size: data.length }, async () => { throw new Error('must join, not reopen'); })).toBe(true);
+    expect(await s.has(d)).toBe(true);
+  });
+
   test('stale ingest files of dead processes are removed at open; live ones kept', () => {
     const r = root();
     const s = new ContentStore(r);

@@ -240,6 +240,32 @@ describe('layer apply and diff', () => {
     await expect(applyLayer(fresh('hl'), chunked(badLink), { mode: 'native' })).rejects.toThrow('tar entry "hl": hardlink target "../../../../etc/passwd" does not exist');
   });
 
+  test('a dir replaced by a symlink later in the same layer is resolved anew (no stale parent)', async () => {
+    for (const mode of ['native', 'overlay'] as const) {
+      const box = fresh(`swap-${mode}`);
+      const root = join(box, 'root');
+      const outside = join(box, 'outside');
+      mkdirSync(root);
+      mkdirSync(outside);
+      const tar = makeTar([
+        { name: 'd', type: 'dir' },
+        { name: 'd/first', data: 'a' },
+        // Replaces the dir "d" (already used as a parent) with a link out of the root.
+        { name: 'd', type: 'symlink', linkname: outside },
+        { name: 'd/second', data: 'b' },
+        { name: 'e/f/g', data: 'c' },
+        { name: 'e/.wh.f' },
+        { name: 'e', type: 'symlink', linkname: outside },
+        { name: 'e/f/h', data: 'd' },
+      ]);
+      await applyLayer(root, chunked(tar), { mode });
+      expect(readdirSync(outside)).toEqual([]);
+      expect(readFileSync(join(root, outside, 'second'), 'utf8')).toBe('b');
+      expect(readFileSync(join(root, outside, 'f/h'), 'utf8')).toBe('d');
+      expect(existsSync(join(root, 'd/first'))).toBe(false);
+    }
+  });
+
   test('a corrupt header names the entry', async () => {
     const bytes = makeTar([{ name: 'ok', data: 'fine' }, { name: 'broken', data: 'x' }]);
     bytes[1024 + 148] ^= 1; // checksum field of the second header
