@@ -6,7 +6,7 @@ import { closeSync, openSync, readSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { chunkCachePath, type ChunkTable } from "./chunks.ts";
 import { ByteLru } from "./lru.ts";
-import type { ChannelMessage, FetchRequest, LazyFsInit } from "./protocol.ts";
+import type { ChannelMessage, FetchRequest, LazyLayerInfo } from "./protocol.ts";
 
 /** Reply buffers for big reads are this big (the most the kernel asks per READ: fuse/init.ts
  *  MAX_PAGES) and reused; small reads take small buffers. */
@@ -27,7 +27,7 @@ export class ChunkClient {
   private readonly touched: Uint8Array;
 
   constructor(
-    private readonly init: LazyFsInit,
+    private readonly init: LazyLayerInfo,
     private readonly table: ChunkTable,
   ) {
     this.inline = new ByteLru(init.memoryCacheBytes);

@@ -5,7 +5,7 @@ import { FsError, type DirEntry, type NodeAttr, type ReadOnlyFs } from "../fuse/
 import { ChunkClient } from "./chunk-client.ts";
 import { buildChunkTable, chunkAt, fileCachePath, type ChunkTable } from "./chunks.ts";
 import { buildInodeTree, type Inode } from "./inode-tree.ts";
-import type { LazyFsInit } from "./protocol.ts";
+import type { LazyFsInit, LazyLayerInfo } from "./protocol.ts";
 import { tocFromWire } from "../toc-wire.ts";
 
 class LazyFs implements ReadOnlyFs {
@@ -14,8 +14,19 @@ class LazyFs implements ReadOnlyFs {
   private readonly chunks: ChunkClient;
   private readonly blocks: number;
 
-  constructor(private readonly init: LazyFsInit) {
-    const toc = tocFromWire(init.toc);
+  private readonly init: LazyLayerInfo;
+
+  constructor(init: LazyFsInit) {
+    // Keep neither the TOC JSON nor what only the fetch thread needs (digests, owner names): the
+    // tree lives in every worker for the mount's lifetime.
+    const { toc: wire, ...info } = init;
+    this.init = info;
+    const toc = tocFromWire(wire);
+    for (const f of toc.files) {
+      f.digest = undefined;
+      f.userName = f.groupName = "";
+      for (const c of f.chunks) c.chunkDigest = undefined;
+    }
     this.inodes = buildInodeTree(toc, init.overlayXattrPrefix);
     this.table = buildChunkTable(toc);
     this.chunks = new ChunkClient(init, this.table);

@@ -19,7 +19,7 @@ export interface Inode {
   children?: Map<string, bigint>;
   list?: DirEntry[];
   target?: Uint8Array;
-  xattrs: Map<string, Uint8Array>;
+  xattrs: ReadonlyMap<string, Uint8Array>;
 }
 
 const TYPE_BITS: Record<string, number> = { dir: S_IFDIR, reg: S_IFREG, symlink: S_IFLNK, char: S_IFCHR, block: S_IFBLK, fifo: S_IFIFO };
@@ -30,6 +30,7 @@ export function makedev(major: number, minor: number): number {
 }
 
 const enc = new TextEncoder();
+const NO_XATTRS: ReadonlyMap<string, Uint8Array> = new Map();
 
 export function buildInodeTree(toc: ParsedToc, xattrPrefix: "trusted" | "user"): Map<bigint, Inode> {
   const tree = buildTree(toc.files);
@@ -58,7 +59,9 @@ export function buildInodeTree(toc: ParsedToc, xattrPrefix: "trusted" | "user"):
       return known;
     }
     const ino = next++;
-    const node: Inode = { attr: attrOf(owner, ino), name: owner.name, xattrs: new Map(Object.entries(owner.xattrs)) };
+    const x = Object.entries(owner.xattrs);
+    // Most entries have no xattrs: they share one empty map (an opaque dir gets a map of its own).
+    const node: Inode = { attr: attrOf(owner, ino), name: owner.name, xattrs: x.length ? new Map(x) : NO_XATTRS };
     if (owner.type === "reg") node.file = owner;
     if (owner.type === "symlink") node.target = enc.encode(owner.linkName);
     inodes.set(ino, node);
@@ -71,7 +74,7 @@ export function buildInodeTree(toc: ParsedToc, xattrPrefix: "trusted" | "user"):
     inodes.set(ino, {
       attr: { ino, mode: S_IFCHR, nlink: 1, uid: 0, gid: 0, size: 0, mtimeSec: like.mtime ?? 0, mtimeNsec: 0, rdev: 0 },
       name,
-      xattrs: new Map(),
+      xattrs: NO_XATTRS,
     });
     return ino;
   };
@@ -87,7 +90,7 @@ export function buildInodeTree(toc: ParsedToc, xattrPrefix: "trusted" | "user"):
     for (const [base, f] of entries) {
       if (dir.name === "" && HIDDEN_IN_ROOT.has(base)) continue;
       if (base === OPAQUE_MARKER) {
-        node.xattrs.set(`${xattrPrefix}.overlay.opaque`, enc.encode("y"));
+        node.xattrs = new Map([...node.xattrs, [`${xattrPrefix}.overlay.opaque`, enc.encode("y")]]);
         continue;
       }
       if (base.startsWith(WHITEOUT_PREFIX)) {

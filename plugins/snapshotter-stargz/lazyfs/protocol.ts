@@ -25,6 +25,9 @@ export interface LazyFsInit {
   overlayXattrPrefix: "trusted" | "user";
 }
 
+/** What a worker keeps of its init once the TOC is parsed. */
+export type LazyLayerInfo = Omit<LazyFsInit, "toc">;
+
 export interface FetchRequest {
   t: "fetch";
   /** The asking worker's nonce: replies are broadcast, each worker keeps its own. */
