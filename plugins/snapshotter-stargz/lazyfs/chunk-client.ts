@@ -54,13 +54,21 @@ export class ChunkClient {
    * `ids` overlaps the range. Missing chunks are fetched in one request to the fetch thread.
    */
   async read(ids: number[], from: number, to: number): Promise<Uint8Array> {
+    // The reply buffer is taken only once the bytes are there: reads waiting on the network (the
+    // kernel's readahead keeps several in flight) must not each hold fresh memory meanwhile.
+    const absent = ids.filter((id) => !this.inline.has(id) && !this.onDisk(id));
+    this.touch(ids[ids.length - 1]);
+    if (absent.length) await this.ask(absent);
     const out = this.buffer(to - from);
     let missing = ids.filter((id) => !this.fill(id, from, to, out));
-    this.touch(ids[ids.length - 1]);
-    if (missing.length === 0) return out;
-    await this.ask(missing);
-    missing = missing.filter((id) => !this.fill(id, from, to, out));
-    if (missing.length) throw new Error(`chunk ${missing[0]} of layer ${this.init.layerDigest} was fetched but is neither cached on disk nor in memory`);
+    if (missing.length) {
+      await this.ask(missing); // a cache file replaced under us: ask once more
+      missing = missing.filter((id) => !this.fill(id, from, to, out));
+    }
+    if (missing.length) {
+      this.release(out);
+      throw new Error(`chunk ${missing[0]} of layer ${this.init.layerDigest} was fetched but is neither cached on disk nor in memory`);
+    }
     return out;
   }
 
