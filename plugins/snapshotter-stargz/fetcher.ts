@@ -57,6 +57,8 @@ class Semaphore {
 export class LayerFetcher {
   private readonly inflight = new Map<number, Promise<void>>();
   private readonly limiter: Semaphore;
+  /** Runs being fetched or decoded: twice the requests, so decoding overlaps the next requests. */
+  private readonly pipeline: Semaphore;
   /** Chunks ordered by blob offset, for growing requests over neighbours. */
   private readonly byOffset: ChunkRef[];
   private readonly position = new Map<number, number>();
@@ -67,6 +69,7 @@ export class LayerFetcher {
 
   constructor(readonly opts: FetcherOptions) {
     this.limiter = new Semaphore(opts.maxConcurrency);
+    this.pipeline = new Semaphore(opts.maxConcurrency * 2);
     this.byOffset = [...opts.table.chunks].sort((a, b) => a.offset - b.offset || a.innerOffset - b.innerOffset);
     this.byOffset.forEach((c, i) => this.position.set(c.id, i));
     for (const c of this.byOffset) if (opts.cache.has(opts.layerDigest, c)) this.markCached(c, false);
@@ -171,9 +174,15 @@ export class LayerFetcher {
   /**
    * One range request for a run (at most `maxConcurrency` at a time), then each chunk decoded,
    * verified and cached; returns the chunks that failed, with why. Only the request holds a
-   * concurrency slot: decoding overlaps the next requests.
+   * network slot: decoding overlaps the next requests.
    */
-  private async download(group: ChunkRef[], urgent: boolean): Promise<Map<number, Error>> {
+  private download(group: ChunkRef[], urgent: boolean): Promise<Map<number, Error>> {
+    // Fetched bodies wait for the decoders within this bound, so a burst (a big prefetch) cannot
+    // pile up compressed bytes in memory faster than they are decoded.
+    return this.pipeline.run(() => this.fetchAndDecode(group, urgent), urgent);
+  }
+
+  private async fetchAndDecode(group: ChunkRef[], urgent: boolean): Promise<Map<number, Error>> {
     const failures = new Map<number, Error>();
     const t0 = performance.now();
     const got = await this.limiter.run(async () => {
