@@ -1,7 +1,7 @@
 // The bench network: a network namespace of bench's own, joined to the host by a veth pair with
-// a /30 in 10.231.0.0/16, rate-limited with `tc tbf` on both ends. Names carry our pid so that
-// parallel benches never collide and a leftover is traceable; teardown deletes exactly what
-// setup made.
+// a /30 in 10.231.0.0/16 (another /16 for another tool), rate-limited with `tc tbf` on both ends.
+// Names carry our pid so that parallel benches never collide and a leftover is traceable;
+// teardown deletes exactly what setup made.
 import { spawnSync } from 'node:child_process';
 
 export interface BenchNetns {
@@ -42,15 +42,21 @@ function tbfArgs(dev: string, rateBps: number): string[] {
   return ['qdisc', 'replace', 'dev', dev, 'root', 'tbf', 'rate', `${rateBps}bit`, 'burst', String(burst), 'latency', '100ms'];
 }
 
-export function createNetns(): BenchNetns {
+/**
+ * Another bench tool sharing the machine passes its own `tag` (names `<tag>-PID`, interfaces
+ * `<tag[0..2]>PIDh|n`) and `net` (second octet of its 10.x.0.0/16), so it never meets `edgebuild bench`'s.
+ */
+export function createNetns(opts: { tag?: string; net?: number } = {}): BenchNetns {
   const pid = process.pid;
-  const name = `ebbench-${pid}`;
-  const hostIf = `ebb${pid}h`.slice(0, 15);
-  const nsIf = `ebb${pid}n`.slice(0, 15);
+  const tag = opts.tag ?? 'ebbench';
+  const net = opts.net ?? 231;
+  const name = `${tag}-${pid}`;
+  const hostIf = `${tag.slice(0, 3)}${pid}h`.slice(0, 15);
+  const nsIf = `${tag.slice(0, 3)}${pid}n`.slice(0, 15);
   // A /30 per bench process, taken from the pid so concurrent benches use different subnets.
   const n = (pid % 16384) * 4;
-  const hostAddr = `10.231.${n >> 8}.${(n & 255) + 1}`;
-  const nsAddr = `10.231.${n >> 8}.${(n & 255) + 2}`;
+  const hostAddr = `10.${net}.${n >> 8}.${(n & 255) + 1}`;
+  const nsAddr = `10.${net}.${n >> 8}.${(n & 255) + 2}`;
   let created = { ns: false, link: false };
   const teardown = () => {
     // Deleting the host end removes the pair; deleting the namespace ends whatever still runs in it.

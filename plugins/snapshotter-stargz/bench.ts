@@ -1,21 +1,34 @@
 // Lazy layer benchmark (developer tool, not shipped):
-//   bun plugins/snapshotter-stargz/bench.ts [MB] [--runs N] [--no-build]
-// Starts the test registry on loopback, pushes eStargz layers and measures:
-//   cold  – one big file read through a fresh lazy mount vs `curl` of the same byte range (target ≥ 0.5×)
+//   bun plugins/snapshotter-stargz/bench.ts [MB] [--runs N] [--profile loopback,wan] [--no-build]
+// Pushes eStargz layers to a registry and measures:
+//   cold  – one big file read through a fresh lazy mount vs `curl` of the same byte range from the
+//           same registry over the same path (target ≥ 0.5×), per network profile: curl writing to
+//           /dev/null and to a file on the disk that holds the chunk cache, both shown
 //   warm  – the same file again from a new mount over the chunk cache vs local disk (target ≥ 0.8×),
 //           without and with FUSE passthrough (when the kernel offers it: ≈ 1.0×)
 //   stat  – `find | xargs stat` over a 10,000-file layer vs the layer unpacked on disk (target ≤ 2×)
 //   rss   – peak RSS of the edgebuild process (all its threads; VmHWM) while it builds the reference
 //           example (golang hello) on an eStargz base lazily (target ≤ 150 MB). Runs
 //           $EDGEBUILD_BIN (e.g. a compiled binary) or cli/main.ts under this bun; --no-build skips it.
+// Profiles are `edgebuild bench`'s (bench/bench.ts): loopback is the test registry on a loopback
+// port; lan, wan and edge put Debian's registry in a network namespace of this bench's own
+// (ebstargz-PID, 10.232.x.x) behind a veth pair with `tc tbf` and the userspace delay line, which
+// curl and the lazy reads both go through. Default: loopback and wan. warm, stat and rss run on
+// the first profile only (they do not depend on the network).
 // Ratios are medians over --runs runs (default 3), each measured back to back within one run.
 // BENCH_CONFIG='{"blob":{"readahead_chunks":4}}' overrides plugin settings (JSON, config.ts names).
 import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { applyLayer } from "../../core/layer/apply.ts";
+import { PROFILES, type NetProfile } from "../../bench/bench.ts";
+import { measureNet } from "../../bench/net/check.ts";
+import { startDelayLine, type DelayLine } from "../../bench/net/delay-line.ts";
+import { createNetns, shapingProblem, type BenchNetns } from "../../bench/net/netns.ts";
+import { startBenchRegistry, type BenchRegistry } from "../../bench/net/registry.ts";
+import { fmtRate } from "../../bench/report/model.ts";
 import { startRegistry, type TestRegistry } from "../../test/harness/registry.ts";
-import { layerTar, noise, pushEstargz } from "../../test/plugins/snapshotter-stargz/helpers.ts";
+import { layerTar, noise, pushBlob, pushEstargz, type PushedLayer } from "../../test/plugins/snapshotter-stargz/helpers.ts";
 import { defaultStargzConfig, type StargzConfig } from "./config.ts";
 import { bytesSource, openEstargz } from "./estargz/index.ts";
 import { fileCachePath } from "./lazyfs/chunks.ts";
@@ -23,12 +36,20 @@ import { StargzSnapshotter } from "./snapshotter.ts";
 
 const args = process.argv.slice(2);
 const flag = (name: string) => args.includes(name);
-const option = (name: string, dflt: number) => {
+const option = (name: string, dflt: string) => {
   const i = args.indexOf(name);
-  return i >= 0 ? Number(args[i + 1]) : dflt;
+  return i >= 0 ? (args[i + 1] ?? dflt) : dflt;
 };
 const sizeMb = Number(args.find((a, i) => /^\d+$/.test(a) && args[i - 1] !== "--runs") ?? 200);
-const runs = option("--runs", 3);
+const runs = Number(option("--runs", "3"));
+const profiles: NetProfile[] = option("--profile", "loopback,wan").split(",").map((name) => {
+  const p = PROFILES[name];
+  if (!p) {
+    console.error(`bench: unknown --profile ${JSON.stringify(name)} (known: ${Object.keys(PROFILES).join(", ")})`);
+    process.exit(2);
+  }
+  return p;
+});
 const repo = resolve(import.meta.dir, "../..");
 const work = join(tmpdir(), `edgebuild-stargz-bench-${process.pid}`);
 mkdirSync(work, { recursive: true });
@@ -62,52 +83,152 @@ const withPassthrough: StargzConfig = { ...config, fuse: { ...config.fuse, passt
 const log = (m: string) => console.error(m);
 const rows: string[] = [`load average at start: ${load()}`];
 
-async function bigFile(reg: TestRegistry): Promise<void> {
+/** Where the bench talks to the registry for one profile. */
+interface BenchNet {
+  profile: NetProfile;
+  host: string;
+  /** Starts shaping once the layers are pushed; says how the path was set up and what it measured. */
+  shape(blobPath: string): Promise<string>;
+  /** Requests and bytes through the delay line since the last call (shaped profiles). */
+  traffic(): string;
+  close(): Promise<void>;
+}
+
+async function openNet(profile: NetProfile): Promise<BenchNet> {
+  if (profile.rttMs === 0 && profile.rateBps === undefined) {
+    const reg: TestRegistry = await startRegistry();
+    return { profile, host: reg.host, shape: async () => "test registry on loopback, unshaped", traffic: () => "", close: () => reg.stop() };
+  }
+  const problem = shapingProblem();
+  if (problem) throw new Error(`bench: --profile ${profile.name} needs shaping: ${problem}`);
+  let netns: BenchNetns | undefined;
+  let registry: BenchRegistry | undefined;
+  let delay: DelayLine | undefined;
+  const teardownSync = () => {
+    registry?.killSync();
+    netns?.teardown();
+  };
+  process.once("exit", teardownSync);
+  const close = async () => {
+    await delay?.close().catch(() => {});
+    await registry?.stop().catch(() => {});
+    netns?.teardown();
+    process.off("exit", teardownSync);
+  };
+  try {
+    netns = createNetns({ tag: "ebstargz", net: 232 });
+    registry = await startBenchRegistry(join(work, `registry-${profile.name}`), netns);
+    const line = await startDelayLine(registry.listen, 0);
+    delay = line;
+    const ns = netns;
+    return {
+      profile,
+      host: line.host,
+      async shape(blobPath) {
+        if (profile.rateBps) ns.setRate(profile.rateBps);
+        line.setRtt(profile.rttMs);
+        const m = await measureNet(line.host, blobPath, profile.rateBps);
+        line.reset();
+        return `registry in ${ns.name} behind veth ${ns.hostIf}, tc tbf ${profile.rateBps ? fmtRate(profile.rateBps) : "none"}, delay line ${profile.rttMs} ms; measured RTT ${m.rttMs.toFixed(1)} ms, rate ${fmtRate(m.rateBps)}`;
+      },
+      traffic() {
+        const t = line.stats();
+        line.reset();
+        return `${t.requests} requests on ${t.connections} connections, ${(t.bytesDown / 1048576).toFixed(1)} MiB down`;
+      },
+      close,
+    };
+  } catch (e) {
+    await close();
+    throw e;
+  }
+}
+
+interface BigLayer {
+  pushed: PushedLayer;
+  dataLength: number;
+  chunks: number;
+  /** The file's compressed byte range in the blob (what curl fetches). */
+  first: number;
+  firstInner: number;
+  last: number;
+}
+
+async function pushBig(net: BenchNet, built?: BigLayer): Promise<BigLayer> {
+  if (built) {
+    const { blob, tocDigest, layer } = built.pushed;
+    return { ...built, pushed: await pushBlob(net.host, "bench/big", blob, tocDigest, layer.descriptor.mediaType, layer.descriptor.annotations) };
+  }
   const data = fileData(sizeMb << 20);
-  const big = await pushEstargz(reg.host, "bench/big", layerTar([{ name: "big.bin", data }]), { level: 1 });
-  const r = await openEstargz(bytesSource(big.blob), { layerDigest: big.layer.descriptor.digest });
+  const pushed = await pushEstargz(net.host, "bench/big", layerTar([{ name: "big.bin", data }]), { level: 1 });
+  const r = await openEstargz(bytesSource(pushed.blob), { layerDigest: pushed.layer.descriptor.digest });
   const f = r.lookup("big.bin")!;
-  const first = f.chunks[0].offset;
-  const last = f.chunks.at(-1)!.compressedEnd;
-  const url = `http://${reg.host}/v2/bench/big/blobs/${big.layer.descriptor.digest}`;
-  const local = join(work, "local.bin");
-  writeFileSync(local, data);
-  const mbps = (sec: number) => `${((sizeMb * 1.048576) / sec).toFixed(0)} MB/s`;
-  const cold: { lazy: number; curl: number }[] = [];
-  const warm: { lazy: number; disk: number }[] = [];
+  writeFileSync(join(work, "local.bin"), data);
+  return { pushed, dataLength: data.length, chunks: f.chunks.length, first: f.chunks[0].offset, firstInner: f.chunks[0].innerOffset, last: f.chunks.at(-1)!.compressedEnd };
+}
+
+const mbps = (sec: number) => `${((sizeMb * 1.048576) / sec).toFixed(0)} MB/s`;
+
+/** Cold reads over `net`: curl to /dev/null, curl to a file next to the chunk cache, the lazy read. Returns the last run's root. */
+async function coldReads(net: BenchNet, big: BigLayer, setup: string): Promise<string> {
+  const layer = big.pushed.layer;
+  const url = `http://${net.host}/v2/bench/big/blobs/${layer.descriptor.digest}`;
+  const range = `-H 'Range: bytes=${big.first}-${big.last - 1}' ${url}`;
+  const cold: { lazy: number; null: number; file: number; traffic: string }[] = [];
+  let root = "";
   for (let run = 0; run < runs; run++) {
-    const root = join(work, `root-big-${run}`);
-    const curl = await timed(`curl -sf -o /dev/null -H 'Range: bytes=${first}-${last - 1}' ${url}`);
-    let s = new StargzSnapshotter({ root, config, log });
-    await s.prepareRemote("layer/big", undefined, big.layer);
+    if (root) rmSync(root, { recursive: true, force: true });
+    root = join(work, `root-big-${net.profile.name}-${run}`);
+    mkdirSync(root, { recursive: true });
+    const toNull = await timed(`curl -sf -o /dev/null ${range}`);
+    const out = join(root, "curl.out");
+    const toFile = await timed(`curl -sf -o ${out} ${range}`);
+    rmSync(out);
+    net.traffic();
+    const s = new StargzSnapshotter({ root, config, log });
+    await s.prepareRemote("layer/big", undefined, layer);
     const [m] = await s.view("v1", "layer/big");
     const lazy = await timed(`cat ${m.source}/big.bin > /dev/null`);
     await s.close();
-    cold.push({ lazy, curl });
-    s = new StargzSnapshotter({ root, config, log });
-    const [m2] = await s.view("v2", "layer/big");
+    cold.push({ lazy, null: toNull, file: toFile, traffic: net.traffic() });
+  }
+  const ratios = (k: "null" | "file") => cold.map((x) => x[k] / x.lazy);
+  const cn = median(ratios("null"));
+  const cf = median(ratios("file"));
+  const lz = median(cold.map((x) => x.lazy));
+  const mid = cold.find((x) => x.lazy === lz)!;
+  rows.push(`[${net.profile.name}] ${setup}`);
+  rows.push(
+    `[${net.profile.name}] cold ${sizeMb} MiB: lazy ${lz.toFixed(2)} s (${mbps(lz)}) vs curl range to /dev/null ${median(cold.map((x) => x.null)).toFixed(2)} s: ${cn.toFixed(2)}x ` +
+      `(${ratios("null").map((r) => r.toFixed(2)).join(" ")}), to a file ${median(cold.map((x) => x.file)).toFixed(2)} s: ${cf.toFixed(2)}x ` +
+      `(${ratios("file").map((r) => r.toFixed(2)).join(" ")}); medians of ${runs}, target >= 0.5x${mid.traffic ? `; lazy read: ${mid.traffic}` : ""}; load ${load()}`,
+  );
+  return root;
+}
+
+async function warmReads(big: BigLayer, root: string): Promise<void> {
+  const local = join(work, "local.bin");
+  const layer = big.pushed.layer;
+  const warm: { lazy: number; disk: number }[] = [];
+  for (let run = 0; run < runs; run++) {
+    const s = new StargzSnapshotter({ root, config, log });
+    const [m2] = await s.view(`v2-${run}`, "layer/big");
     const again = await timed(`cat ${m2.source}/big.bin > /dev/null`);
     await s.close();
     const disk = await timed(`cat ${local} > /dev/null`);
     warm.push({ lazy: again, disk });
-    if (run < runs - 1) rmSync(root, { recursive: true, force: true });
   }
-  const c = median(cold.map((x) => x.curl / x.lazy));
   const w = median(warm.map((x) => x.disk / x.lazy));
-  const cm = cold.find((x) => x.curl / x.lazy === c)!;
   const wm = warm.find((x) => x.disk / x.lazy === w)!;
-  rows.push(`blob ${big.blob.length} bytes for ${data.length} bytes of file (${(data.length / big.blob.length).toFixed(1)}:1), ${f.chunks.length} chunks`);
-  rows.push(`cold ${sizeMb} MiB: lazy ${cm.lazy.toFixed(2)} s (${mbps(cm.lazy)}) vs curl range ${cm.curl.toFixed(2)} s (${mbps(cm.curl)}): ${c.toFixed(2)}x (median of ${runs}: ${cold.map((x) => (x.curl / x.lazy).toFixed(2)).join(" ")}; target >= 0.5x)`);
+  rows.push(`blob ${big.pushed.blob.length} bytes for ${big.dataLength} bytes of file (${(big.dataLength / big.pushed.blob.length).toFixed(1)}:1), ${big.chunks} chunks`);
   rows.push(`warm ${sizeMb} MiB: lazy ${wm.lazy.toFixed(2)} s (${mbps(wm.lazy)}) vs local disk ${wm.disk.toFixed(2)} s (${mbps(wm.disk)}): ${w.toFixed(2)}x (median of ${runs}: ${warm.map((x) => (x.disk / x.lazy).toFixed(2)).join(" ")}; target >= 0.8x)`);
-
   // Passthrough: the fetch thread assembles the whole file at mount (its chunks are all cached);
   // an OPEN after that hands the kernel the local file.
-  const root = join(work, `root-big-${runs - 1}`);
   const s = new StargzSnapshotter({ root, config: withPassthrough, log });
-  await s.prepareRemote("layer/big", undefined, big.layer).catch(() => {});
+  await s.prepareRemote("layer/big", undefined, layer).catch(() => {});
   const [m3] = await s.view("v3", "layer/big");
-  const whole = fileCachePath(join(root, "cache"), big.layer.descriptor.digest, { offset: f.chunks[0].offset, innerOffset: f.chunks[0].innerOffset });
-  for (let i = 0; i < 300 && Bun.file(whole).size !== data.length; i++) await Bun.sleep(100);
+  const whole = fileCachePath(join(root, "cache"), layer.descriptor.digest, { offset: big.first, innerOffset: big.firstInner });
+  for (let i = 0; i < 300 && Bun.file(whole).size !== big.dataLength; i++) await Bun.sleep(100);
   const pt: { lazy: number; disk: number }[] = [];
   for (let run = 0; run < runs; run++) {
     const lazy = await timed(`cat ${m3.source}/big.bin > /dev/null`);
@@ -124,7 +245,7 @@ async function bigFile(reg: TestRegistry): Promise<void> {
   }
 }
 
-async function manyFiles(reg: TestRegistry): Promise<void> {
+async function manyFiles(reg: { host: string }): Promise<void> {
   const specs = [];
   for (let d = 0; d < 100; d++) {
     specs.push({ name: `d${d}`, type: "dir" as const });
@@ -188,7 +309,7 @@ function hwmKb(pid: number): number {
   }
 }
 
-async function lazyBuildRss(reg: TestRegistry): Promise<void> {
+async function lazyBuildRss(reg: { host: string }): Promise<void> {
   const { estargzTestImage } = await import("../../test/harness/images.ts");
   const layout = await estargzTestImage("golang");
   const base = `${reg.host}/golang:esgz`;
@@ -217,15 +338,27 @@ async function lazyBuildRss(reg: TestRegistry): Promise<void> {
   rows.push(`lazy reference build (${process.env.EDGEBUILD_BIN ? "binary" : "from source under bun"}): ${secs.toFixed(1)} s, hello prints "${hello}", peak RSS ${peakMb.toFixed(0)} MB over ${peaks.size} edgebuild process(es) incl. worker threads (target <= 150 MB)${lazyLine ? `; ${lazyLine}` : ""}`);
 }
 
-const reg = await startRegistry();
+rows.push(`profiles: ${profiles.map((p) => p.name).join(", ")}; uptime: ${Bun.spawnSync(["uptime"]).stdout.toString().trim()}`);
 try {
-  await bigFile(reg);
-  await manyFiles(reg);
-  if (!flag("--no-build")) await lazyBuildRss(reg);
+  let big: BigLayer | undefined;
+  for (const [i, profile] of profiles.entries()) {
+    const net = await openNet(profile);
+    try {
+      big = await pushBig(net, big);
+      const setup = await net.shape(`/v2/bench/big/blobs/${big.pushed.layer.descriptor.digest}`);
+      const root = await coldReads(net, big, setup);
+      if (i === 0) {
+        await warmReads(big, root);
+        await manyFiles(net);
+        if (!flag("--no-build")) await lazyBuildRss(net);
+      }
+      rmSync(root, { recursive: true, force: true });
+    } finally {
+      await net.close();
+    }
+  }
 } finally {
-  await reg.stop();
   rmSync(work, { recursive: true, force: true });
 }
-rows.push(`load average at end: ${load()}`);
+rows.push(`load average at end: ${load()}; uptime: ${Bun.spawnSync(["uptime"]).stdout.toString().trim()}`);
 console.log(rows.join("\n"));
-if (existsSync(work)) rmSync(work, { recursive: true, force: true });
