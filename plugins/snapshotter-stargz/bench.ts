@@ -61,6 +61,13 @@ async function timed(cmd: string): Promise<number> {
   return (performance.now() - t) / 1000;
 }
 
+/** User+system CPU µs of waited-for children (curl, cat), from /proc/self/stat's cutime and cstime. */
+function childCpu(): number {
+  const stat = readFileSync("/proc/self/stat", "utf8");
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return ((Number(f[13]) + Number(f[14])) * 1e6) / 100;
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const load = () => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
 
@@ -167,6 +174,12 @@ async function pushBig(net: BenchNet, built?: BigLayer): Promise<BigLayer> {
   return { pushed, dataLength: data.length, chunks: f.chunks.length, first: f.chunks[0].offset, firstInner: f.chunks[0].innerOffset, last: f.chunks.at(-1)!.compressedEnd };
 }
 
+/** The FUSE mount of the snapshotter's one lazy layer (its counters). */
+function mountOf(s: StargzSnapshotter) {
+  const layers = (s as unknown as { layers: Map<string, { mount?: { stats(): { passthroughOpens: number; reads: number; bytesRead: number }; negotiated: { passthrough: boolean } } }> }).layers;
+  return [...layers.values()][0]?.mount;
+}
+
 const mbps = (sec: number) => `${((sizeMb * 1.048576) / sec).toFixed(0)} MB/s`;
 
 /** Cold reads over `net`: curl to /dev/null, curl to a file next to the chunk cache, the lazy read. Returns the last run's root. */
@@ -174,13 +187,20 @@ async function coldReads(net: BenchNet, big: BigLayer, setup: string): Promise<s
   const layer = big.pushed.layer;
   const url = `http://${net.host}/v2/bench/big/blobs/${layer.descriptor.digest}`;
   const range = `-H 'Range: bytes=${big.first}-${big.last - 1}' ${url}`;
-  const cold: { lazy: number; null: number; file: number; traffic: string }[] = [];
+  const cold: { lazy: number; null: number; file: number; traffic: string; cpuLazy: number; cpuCurl: number }[] = [];
+  // CPU of this process (delay line, fetch and decoder threads, FUSE workers) plus its children (cat, curl).
+  const cpu = () => {
+    const u = process.resourceUsage();
+    return u.userCPUTime + u.systemCPUTime + childCpu();
+  };
   let root = "";
   for (let run = 0; run < runs; run++) {
     if (root) rmSync(root, { recursive: true, force: true });
     root = join(work, `root-big-${net.profile.name}-${run}`);
     mkdirSync(root, { recursive: true });
+    let c0 = cpu();
     const toNull = await timed(`curl -sf -o /dev/null ${range}`);
+    const cpuCurl = (cpu() - c0) / 1e6;
     const out = join(root, "curl.out");
     const toFile = await timed(`curl -sf -o ${out} ${range}`);
     rmSync(out);
@@ -188,9 +208,13 @@ async function coldReads(net: BenchNet, big: BigLayer, setup: string): Promise<s
     const s = new StargzSnapshotter({ root, config, log });
     await s.prepareRemote("layer/big", undefined, layer);
     const [m] = await s.view("v1", "layer/big");
+    c0 = cpu();
     const lazy = await timed(`cat ${m.source}/big.bin > /dev/null`);
+    const cpuLazy = (cpu() - c0) / 1e6;
+    const fuse = mountOf(s)?.stats();
     await s.close();
-    cold.push({ lazy, null: toNull, file: toFile, traffic: net.traffic() });
+    const reads = fuse ? `${fuse.reads} FUSE reads of ${(fuse.bytesRead / fuse.reads / 1024).toFixed(0)} KiB on average, ` : "";
+    cold.push({ lazy, null: toNull, file: toFile, traffic: reads + net.traffic(), cpuLazy, cpuCurl });
   }
   const ratios = (k: "null" | "file") => cold.map((x) => x[k] / x.lazy);
   const cn = median(ratios("null"));
@@ -201,7 +225,8 @@ async function coldReads(net: BenchNet, big: BigLayer, setup: string): Promise<s
   rows.push(
     `[${net.profile.name}] cold ${sizeMb} MiB: lazy ${lz.toFixed(2)} s (${mbps(lz)}) vs curl range to /dev/null ${median(cold.map((x) => x.null)).toFixed(2)} s: ${cn.toFixed(2)}x ` +
       `(${ratios("null").map((r) => r.toFixed(2)).join(" ")}), to a file ${median(cold.map((x) => x.file)).toFixed(2)} s: ${cf.toFixed(2)}x ` +
-      `(${ratios("file").map((r) => r.toFixed(2)).join(" ")}); medians of ${runs}, target >= 0.5x${mid.traffic ? `; lazy read: ${mid.traffic}` : ""}; load ${load()}`,
+      `(${ratios("file").map((r) => r.toFixed(2)).join(" ")}); medians of ${runs}, target >= 0.5x; ` +
+      `CPU (this process + children) ${mid.cpuLazy.toFixed(2)} s lazy vs ${mid.cpuCurl.toFixed(2)} s curl${mid.traffic ? `; lazy read: ${mid.traffic.replace(/, $/, "")}` : ""}; load ${load()}`,
   );
   return root;
 }
@@ -234,8 +259,7 @@ async function warmReads(big: BigLayer, root: string): Promise<void> {
     const lazy = await timed(`cat ${m3.source}/big.bin > /dev/null`);
     pt.push({ lazy, disk: await timed(`cat ${local} > /dev/null`) });
   }
-  const stats = (s as unknown as { layers: Map<string, { mount?: { stats(): { passthroughOpens: number; reads: number }; negotiated: { passthrough: boolean } } }> }).layers;
-  const mount = [...stats.values()][0]?.mount;
+  const mount = mountOf(s);
   await s.close();
   const p = median(pt.map((x) => x.disk / x.lazy));
   const pm = pt.find((x) => x.disk / x.lazy === p)!;

@@ -19,3 +19,23 @@ test.skipIf(shapingProblem() !== undefined)('bench netns: veth pair addressed, t
   expect(sh('ip', 'netns', 'ls')).not.toContain(ns.name);
   expect(sh('ip', 'link', 'show')).not.toContain(ns.hostIf);
 });
+
+test.skipIf(shapingProblem() !== undefined)('bench netns: another tool\'s tag and subnet coexist with edgebuild bench\'s in one process; teardown removes only its own', () => {
+  const bench = createNetns();
+  const other = createNetns({ tag: 'ebstargz', net: 232 });
+  try {
+    expect(other.name).toBe(`ebstargz-${process.pid}`);
+    expect(other.hostIf).not.toBe(bench.hostIf);
+    expect(other.nsAddr).toMatch(/^10\.232\.\d+\.\d+$/);
+    expect(sh('ip', '-n', other.name, 'addr', 'show')).toContain(`${other.nsAddr}/30`);
+    expect(bench.nsAddr).toMatch(/^10\.231\./);
+    expect(sh('ip', 'addr', 'show', 'dev', other.hostIf)).toContain(`${other.hostAddr}/30`);
+    other.teardown();
+    expect(sh('ip', 'netns', 'ls')).not.toContain(other.name);
+    expect(sh('ip', 'netns', 'ls')).toContain(bench.name);
+    expect(sh('ip', 'link', 'show')).toContain(bench.hostIf);
+  } finally {
+    other.teardown();
+    bench.teardown();
+  }
+});
