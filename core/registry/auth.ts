@@ -5,7 +5,7 @@ import * as v from 'valibot';
 import { createHash } from 'node:crypto';
 import { parseWwwAuthenticate, type Challenge } from './www-authenticate.ts';
 import { findCredential, type Credential, type CredentialSource } from './credentials.ts';
-import { RegistryError, networkError } from './errors.ts';
+import { RegistryError, networkError, transientStatus } from './errors.ts';
 import type { Endpoint } from './endpoint.ts';
 
 const TokenResponseSchema = v.object({
@@ -130,7 +130,7 @@ export class Authorizer {
     if (!res.ok) {
       await res.body?.cancel();
       const hint = res.status === 401 || res.status === 403 ? ' (check credentials)' : '';
-      throw new RegistryError(`${res.status} ${res.status === 401 ? 'unauthorized' : res.statusText || 'error'} at ${ep.host} (token from ${realmHost})${hint}`, res.status, undefined, res.status >= 500);
+      throw new RegistryError(`${res.status} ${res.status === 401 ? 'unauthorized' : res.statusText || 'error'} at ${ep.host} (token from ${realmHost})${hint}`, res.status, undefined, transientStatus(res.status));
     }
     const parsed = v.safeParse(TokenResponseSchema, await res.json().catch(() => null));
     const token = parsed.success ? (parsed.output.token ?? parsed.output.access_token) : undefined;

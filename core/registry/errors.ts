@@ -27,6 +27,7 @@ const STATUS_TEXT: Record<number, string> = {
   404: 'not found',
   405: 'method not allowed',
   409: 'conflict',
+  408: 'request timeout',
   416: 'range not satisfiable',
   429: 'too many requests',
   500: 'internal server error',
@@ -34,6 +35,14 @@ const STATUS_TEXT: Record<number, string> = {
   503: 'service unavailable',
   504: 'gateway timeout',
 };
+
+/**
+ * Statuses worth asking again: the server may answer differently later (5xx, 408 request timeout,
+ * 429 rate limit). Any other 4xx (401, 403, 404, 416, …) is the registry's answer, not a glitch.
+ */
+export function transientStatus(status: number): boolean {
+  return status >= 500 || status === 408 || status === 429;
+}
 
 /** Builds the error for a non-success response; `what` is e.g. "manifest x:1" or "blob sha256:…". */
 export async function responseError(res: Response, host: string, what: string): Promise<RegistryError> {
@@ -54,8 +63,7 @@ export async function responseError(res: Response, host: string, what: string): 
   const hint = status === 401 ? ' (check credentials)' : status === 403 ? ' (credentials lack access)' : '';
   // A 401's detail ("authentication required") adds nothing to the hint.
   const extra = detail && status !== 401 && detail.toLowerCase() !== text ? `: ${detail}` : '';
-  const retryable = status >= 500 || status === 429;
-  return new RegistryError(`${what}: ${status} ${text}${extra} at ${host}${hint}`, status, code, retryable);
+  return new RegistryError(`${what}: ${status} ${text}${extra} at ${host}${hint}`, status, code, transientStatus(status));
 }
 
 /**

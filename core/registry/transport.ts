@@ -1,6 +1,7 @@
 // One HTTP exchange with a registry: authorization (challenge → token → retry once), redirects
 // followed by hand (Authorization only ever goes to the host that asked for it), and retries with
-// exponential backoff on 5xx, 429 (honouring Retry-After) and broken connections, within a deadline.
+// exponential backoff on 5xx, 408, 429 (honouring Retry-After) and broken connections, within a
+// deadline. Other 4xx are answers: never retried (a 401 only gets its one challenge round).
 import { Authorizer } from './auth.ts';
 import { RegistryError, networkError, responseError } from './errors.ts';
 import type { Endpoint } from './endpoint.ts';

@@ -1,7 +1,10 @@
 // Byte ranges of one registry blob with retries until a deadline: the only place the lazy layer
 // talks to the network. A registry that stops answering costs at most `deadlineMs`, then the
-// caller gets an error (a read gets EIO), and the next call tries afresh.
+// caller gets an error (a read gets EIO), and the next call tries afresh. A registry that answers
+// no (401 after the client's challenge round, 403, 404, …) is not asked again: the caller gets
+// the answer at once.
 import type { ByteRange, RegistryClient, RepoRef } from "../../core/registry/client.ts";
+import { RegistryError, transientStatus } from "../../core/registry/errors.ts";
 
 export interface BlobSourceOptions {
   client: RegistryClient;
@@ -46,6 +49,7 @@ export class BlobSource {
         return got;
       } catch (e) {
         const spent = Date.now() - started;
+        if (e instanceof RegistryError && e.status !== undefined && !transientStatus(e.status)) throw this.refused(e);
         if (!(e instanceof DeadlineError)) cause ??= (e as Error).message;
         if (spent + wait >= deadlineMs) {
           const what = ranges.map((r) => `${r.offset}+${r.length}`).join(",");
@@ -57,6 +61,14 @@ export class BlobSource {
         clearTimeout(timer);
       }
     }
+  }
+
+  /** One line naming the blob (the layer digest), host and repository, then the registry's answer. */
+  private refused(e: RegistryError): Error {
+    const { repo, digest } = this.opts;
+    const what = `blob ${digest} in ${repo.registry}/${repo.repository}`;
+    const why = e.message.startsWith(`${what}: `) ? e.message.slice(what.length + 2) : e.message;
+    return new Error(`${what}: ${why.split("\n")[0]}`);
   }
 
   /** As an eStargz RandomAccessSource (footer and TOC reads). */

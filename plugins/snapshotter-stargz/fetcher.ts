@@ -194,7 +194,9 @@ export class LayerFetcher {
         const [bytes] = await this.opts.source.fetch([{ offset: start, length: end - start }]);
         return { todo, start, bytes };
       } catch (e) {
-        return { todo, error: new Error(`layer ${this.opts.layerDigest}: ${(e as Error).message}`) };
+        const message = (e as Error).message;
+        // BlobSource's errors name the blob (the layer digest) already.
+        return { todo, error: new Error(message.includes(this.opts.layerDigest) ? message : `layer ${this.opts.layerDigest}: ${message}`) };
       }
     }, urgent);
     if (!got) return failures;

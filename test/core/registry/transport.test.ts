@@ -53,6 +53,20 @@ describe('transport', () => {
     expect(Date.now() - t).toBeLessThan(1500);
   });
 
+  test('401 (after its challenge round), 403 and 416 are not retried; 408 is', async () => {
+    for (const status of [401, 403, 416]) {
+      let n = 0;
+      const host = serve(() => (n++, new Response('', { status, headers: status === 401 ? { 'www-authenticate': 'Basic realm="r"' } : {} })));
+      const client = new RegistryClient({ retry: { baseDelayMs: 5 }, credentials: [staticCredentials({ [host]: { username: 'u', password: 'wrong' } })] });
+      await expect(client.getManifest(parseReference(`${host}/a:1`))).rejects.toThrow(`${status} `);
+      expect(n).toBe(status === 401 ? 2 : 1);
+    }
+    let n = 0;
+    const host = serve(() => (++n < 3 ? new Response('', { status: 408 }) : okManifest()));
+    expect((await new RegistryClient({ retry: { baseDelayMs: 5 } }).getManifest(parseReference(`${host}/a:1`))).digest).toBe(digestOf(manifest));
+    expect(n).toBe(3);
+  });
+
   test('4xx other than 429 is not retried', async () => {
     let n = 0;
     const host = serve(() => (n++, new Response('', { status: 404 })));

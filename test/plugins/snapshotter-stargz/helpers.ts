@@ -54,15 +54,15 @@ export interface PushedLayer {
   tocDigest: string;
 }
 
-export async function pushEstargz(registryHost: string, repository: string, tar: Uint8Array, opts: BuildOptions = {}): Promise<PushedLayer> {
+/** `client` pushes with credentials (registries with auth). */
+export async function pushEstargz(registryHost: string, repository: string, tar: Uint8Array, opts: BuildOptions = {}, client = new RegistryClient()): Promise<PushedLayer> {
   const built = await buildEstargz(tar, opts);
-  return pushBlob(registryHost, repository, built.blob!, built.tocDigest, built.mediaType, built.annotations);
+  return pushBlob(registryHost, repository, built.blob!, built.tocDigest, built.mediaType, built.annotations, client);
 }
 
 /** Uploads a blob someone else built (e.g. the Go reference) as a layer with a TOC digest annotation. */
-export async function pushBlob(registryHost: string, repository: string, blob: Uint8Array, tocDigest: string, mediaType: string, annotations: Record<string, string> = {}): Promise<PushedLayer> {
+export async function pushBlob(registryHost: string, repository: string, blob: Uint8Array, tocDigest: string, mediaType: string, annotations: Record<string, string> = {}, client = new RegistryClient()): Promise<PushedLayer> {
   const digest = `sha256:${createHash("sha256").update(blob).digest("hex")}`;
-  const client = new RegistryClient();
   await client.uploadBlob({ registry: registryHost, repository }, digest, blob.length, blob);
   return {
     blob,
