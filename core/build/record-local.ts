@@ -71,9 +71,9 @@ export class LocalAccessRecorder implements LocalLayerRecorder {
     this.active.add(rec);
     return {
       stop: async () => {
-        // Opens are reported as messages posted before the kernel gets its answer; let the last
-        // ones arrive.
-        if (this.active.has(rec) && this.views.size > 0) await Bun.sleep(50);
+        // Opens are reported as messages posted before the kernel gets its answer; a flush round
+        // trip through each view's workers brings in those still on their way.
+        if (this.active.has(rec)) await Promise.allSettled([...this.views.values()].map(async (v) => (await v).flush()));
         this.active.delete(rec);
         return Object.fromEntries([...rec].map(([dir, files]) => [dir, [...files]]));
       },

@@ -98,6 +98,11 @@ export class LazyLayer {
     return layer;
   }
 
+  /** Resolves once every OPEN served so far has been reported to onAccess (see FuseMount.flush). */
+  flushAccess(): Promise<void> {
+    return this.mount?.flush() ?? Promise.resolve();
+  }
+
   status(): LayerStatus {
     const s = this.fetchThread.statuses.get(this.handle);
     const base = { digest: this.digest, imageRef: this.layer.imageRef, size: this.layer.descriptor.size };

@@ -214,8 +214,9 @@ export class StargzSnapshotter implements RemoteSnapshotter, LayerSnapshotter, A
     return {
       stop: async () => {
         // FUSE workers report opens as messages posted before they answer the kernel; those of
-        // the last instant may still be queued behind the exit of the process that made them.
-        if (this.recordings.has(rec) && this.layers.size > 0) await Bun.sleep(50);
+        // the last instant may still be on their way when the process that made them has exited.
+        // A flush round trip through every mount's workers brings them all in.
+        if (this.recordings.has(rec)) await Promise.all([...this.layers.values()].map((l) => l.flushAccess()));
         this.recordings.delete(rec);
         const out: LayerAccesses = {};
         for (const [layer, files] of rec) out[layer] = [...files];

@@ -5,7 +5,7 @@ import { openSync, closeSync } from "node:fs";
 import { Opcode } from "./abi.ts";
 import { Dispatcher } from "./dispatcher.ts";
 import { FUSE_DEV_IOC_BACKING_OPEN, ioctl, writeFd, writevFd } from "./libc.ts";
-import { Counter, inFlightSlots, totals, type WorkerInit, type WorkerOut } from "./messages.ts";
+import { Counter, inFlightSlots, totals, type WorkerFlush, type WorkerInit, type WorkerOut } from "./messages.ts";
 import type { FsFactory, ReadOnlyFs } from "./types.ts";
 
 declare const self: Worker;
@@ -73,7 +73,10 @@ async function start(msg: WorkerInit): Promise<void> {
   post({ type: "ready" });
 }
 
-self.onmessage = (e: MessageEvent<WorkerInit>) => {
-  if (e.data.type !== "init") return;
-  start(e.data).catch((err) => post({ type: "failed", message: err instanceof Error ? err.message : String(err) }));
+self.onmessage = (e: MessageEvent<WorkerInit | WorkerFlush>) => {
+  const m = e.data;
+  // Access reports are posted as each OPEN is served, before its answer: nothing is held back, so
+  // the reply itself is the flush (it queues behind every report posted so far).
+  if (m.type === "flush") post({ type: "flushed", id: m.id });
+  else if (m.type === "init") start(m).catch((err) => post({ type: "failed", message: err instanceof Error ? err.message : String(err) }));
 };

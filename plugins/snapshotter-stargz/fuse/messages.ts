@@ -36,10 +36,21 @@ export interface WorkerInit {
   recordAccess: boolean;
 }
 
+/**
+ * main → handler worker: answer `flushed` with the same id. The worker reports an OPEN before it
+ * answers the kernel, and its messages arrive in order, so once `flushed` is here every open the
+ * kernel has seen answered so far has been reported.
+ */
+export interface WorkerFlush {
+  type: "flush";
+  id: number;
+}
+
 export type WorkerOut =
   | { type: "ready" }
   | { type: "failed"; message: string }
   | { type: "access"; ino: bigint; path?: string; at: number }
+  | { type: "flushed"; id: number }
   | { type: "error"; message: string };
 
 // Layout of the shared counters: BigInt64 totals, then one Int32 in-flight slot per worker.

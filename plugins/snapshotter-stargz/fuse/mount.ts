@@ -4,12 +4,15 @@ import { resolve } from "node:path";
 import { S_IFDIR } from "./abi.ts";
 import type { Negotiated } from "./init.ts";
 import { MNT_DETACH, MS_RDONLY, mount, umount2 } from "./libc.ts";
-import { Counter, createCounters, inFlightSlots, totals, type ReaderOut, type WorkerInit, type WorkerOut } from "./messages.ts";
+import { Counter, createCounters, inFlightSlots, totals, type ReaderOut, type WorkerFlush, type WorkerInit, type WorkerOut } from "./messages.ts";
 import { abortConnection, deviceOf, FUSE_FSTYPE, setReadAhead } from "./mountinfo.ts";
 import { resolveFsModule, workerEntry } from "./module-url.ts";
 import type { FuseMount, FuseOptions, MountFuseParams, MountStats } from "./types.ts";
 
 const ONE_YEAR = 365 * 24 * 3600;
+/** A handler worker answers a flush between two requests; one that does not within this long
+ *  (stuck, or gone) no longer holds up the caller. */
+const FLUSH_CAP_MS = 5_000;
 
 export const DEFAULT_FUSE_OPTIONS: FuseOptions = {
   attrTimeoutSec: ONE_YEAR,
@@ -99,6 +102,29 @@ async function mountWith(
   const handlers: Worker[] = [];
   let readerExit: Promise<ReaderOut> | undefined;
   let closed = false;
+  /** Flushes waiting for a handler worker's `flushed`, by id. */
+  const flushes = new Map<number, () => void>();
+  let nextFlush = 1;
+  const endFlushes = () => {
+    for (const done of [...flushes.values()]) done();
+  };
+
+  /** One round trip through handler worker `i`: its access reports posted so far arrive first. */
+  const flushWorker = (w: Worker, i: number) =>
+    new Promise<void>((res) => {
+      const id = nextFlush++;
+      const timer = setTimeout(() => {
+        onError?.(`fuse/mount.ts: handler worker ${i} did not answer a flush within ${FLUSH_CAP_MS} ms; access reports may be incomplete`);
+        done();
+      }, FLUSH_CAP_MS);
+      const done = () => {
+        clearTimeout(timer);
+        flushes.delete(id);
+        res();
+      };
+      flushes.set(id, done);
+      w.postMessage({ type: "flush", id } satisfies WorkerFlush);
+    });
 
   const teardown = async (): Promise<void> => {
     if (closed) return;
@@ -113,6 +139,7 @@ async function mountWith(
       await Promise.race([readerExit, Bun.sleep(3000)]);
     }
     for (const h of handlers) h.terminate();
+    endFlushes();
     reader.terminate();
     closeSync(fd);
   };
@@ -135,12 +162,16 @@ async function mountWith(
       const channel = new MessageChannel();
       ports.push(channel.port1);
       ready.push(new Promise<void>((res, rej) => {
-        w.addEventListener("error", (e) => rej(new Error(`fuse/mount.ts: handler worker ${i} crashed: ${e.message}`)));
+        w.addEventListener("error", (e) => {
+          endFlushes();
+          rej(new Error(`fuse/mount.ts: handler worker ${i} crashed: ${e.message}`));
+        });
         w.addEventListener("message", (e: MessageEvent<WorkerOut>) => {
           const m = e.data;
-          if (m.type === "ready") res();
+          if (m.type === "access") onAccess?.({ ino: m.ino, path: m.path, at: m.at });
+          else if (m.type === "flushed") flushes.get(m.id)?.();
+          else if (m.type === "ready") res();
           else if (m.type === "failed") rej(new Error(`fuse/mount.ts: handler worker ${i} could not load ${fsModule}: ${m.message}`));
-          else if (m.type === "access") onAccess?.({ ino: m.ino, path: m.path, at: m.at });
           else if (m.type === "error") onError?.(m.message);
         });
       }));
@@ -159,6 +190,10 @@ async function mountWith(
       mountpoint,
       negotiated,
       unmount: teardown,
+      async flush(): Promise<void> {
+        if (closed) return;
+        await Promise.all(handlers.map(flushWorker));
+      },
       stats(): MountStats {
         const t = totals(counters);
         return {

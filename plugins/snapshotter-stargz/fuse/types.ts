@@ -133,7 +133,9 @@ export interface MountFuseParams {
   /** Handler workers; default 2. One extra thread reads /dev/fuse. */
   workers?: number;
   options?: Partial<FuseOptions>;
-  /** Called (on the main thread) for each file OPEN: records which files a workload touches. */
+  /** Called (on the main thread) for each file OPEN: records which files a workload touches.
+   *  Reports are messages from the handler workers, so the last ones may arrive after the process
+   *  that made the opens has exited: FuseMount.flush() waits for them. */
   onAccess?: (record: AccessRecord) => void;
   /** Called for errors inside the server (fs methods throwing non-FsError, protocol surprises). */
   onError?: (message: string) => void;
@@ -143,6 +145,12 @@ export interface FuseMount {
   readonly mountpoint: string;
   /** Detach the mount, stop the threads and close /dev/fuse. Idempotent. */
   unmount(): Promise<void>;
+  /**
+   * Resolves once every file OPEN the kernel has had answered so far has reached `onAccess` (a
+   * message round trip through each handler worker): call it after a workload ended to see all
+   * of its opens. Resolves at once after unmount.
+   */
+  flush(): Promise<void>;
   stats(): MountStats;
   /** Kernel-negotiated protocol minor version and flags. */
   readonly negotiated: { minor: number; flags: bigint; maxPages: number; passthrough: boolean };

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { cleanupStaleMounts, readMountInfo } from "../../../../plugins/snapshotter-stargz/fuse/mountinfo.ts";
 import type { AccessRecord } from "../../../../plugins/snapshotter-stargz/fuse/types.ts";
@@ -123,6 +123,24 @@ describe.skipIf(!isRoot)("FUSE server over /dev/fuse", () => {
       await Bun.sleep(100);
     }, { onAccess: (r) => seen.push(r) });
     expect(seen.map((r) => r.path).sort()).toEqual(["/bin/busybox", "/etc/hostname"]);
+  });
+
+  test("[slow] flush() returns only after every open served so far has been reported", async () => {
+    const seen: string[] = [];
+    const files = ["/etc/hostname", "/etc/shadow", "/bin/su", "/data/tagged", "/data/space name", "/home/nobody/.profile"];
+    await withMount(SAMPLE, async (m, mnt) => {
+      for (let round = 0; round < 3; round++) {
+        seen.length = 0;
+        // Synchronous opens keep this thread from taking any message meanwhile: every report was
+        // posted (before each open was answered) and none has been delivered yet.
+        for (const f of files) readFileSync(join(mnt, f));
+        expect(seen).toEqual([]);
+        await m.flush();
+        expect(seen.toSorted()).toEqual(files.toSorted());
+      }
+      await m.unmount();
+      await m.flush(); // after unmount: resolves, nothing to wait for
+    }, { workers: 2, onAccess: (r) => seen.push(r.path!) });
   });
 
   test("[slow] overlayfs uses the FUSE mount as its lower layer", async () => {
