@@ -91,6 +91,10 @@ export const InitFlag = {
 export const FOPEN_DIRECT_IO = 1 << 0;
 export const FOPEN_KEEP_CACHE = 1 << 1;
 export const FOPEN_CACHE_DIR = 1 << 3;
+/** No FLUSH on close (kernel ≥ 5.19). A FLUSH is a forced request the kernel waits for without
+ * interruption: a SIGKILLed edgebuild closing a file on its own mount during exit would wait forever
+ * for an answer its dead threads cannot send, and keep the mount hung. A read-only fs has nothing to flush. */
+export const FOPEN_NOFLUSH = 1 << 5;
 export const FOPEN_PASSTHROUGH = 1 << 7;
 
 export const Errno = {

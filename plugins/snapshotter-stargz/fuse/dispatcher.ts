@@ -1,7 +1,7 @@
 // The raw protocol layer: decodes one request, calls the read-only tree, encodes the answer.
 // It knows nothing of threads or of /dev/fuse; `reply` is how answers leave.
 import {
-  Errno, FOPEN_CACHE_DIR, FOPEN_KEEP_CACHE, FOPEN_PASSTHROUGH, FUSE_ROOT_ID, IN_HEADER_SIZE, O_ACCMODE, O_RDONLY, Opcode,
+  Errno, FOPEN_CACHE_DIR, FOPEN_KEEP_CACHE, FOPEN_NOFLUSH, FOPEN_PASSTHROUGH, FUSE_ROOT_ID, IN_HEADER_SIZE, O_ACCMODE, O_RDONLY, Opcode,
   S_IFDIR, S_IFMT, WRITE_OPCODES, opcodeName,
 } from "./abi.ts";
 import {
@@ -190,8 +190,8 @@ export class Dispatcher {
         const keep = this.config.options.keepCache ? FOPEN_KEEP_CACHE : 0;
         const backingId = this.backingFor(nodeid);
         // The kernel rejects page-cache flags (KEEP_CACHE) next to FOPEN_PASSTHROUGH: reads bypass us entirely.
-        if (backingId > 0) return encodeOpenOut(unique, 0n, FOPEN_PASSTHROUGH, backingId);
-        return encodeOpenOut(unique, 0n, keep);
+        if (backingId > 0) return encodeOpenOut(unique, 0n, FOPEN_PASSTHROUGH | FOPEN_NOFLUSH, backingId);
+        return encodeOpenOut(unique, 0n, keep | FOPEN_NOFLUSH);
       }
       case Opcode.OPENDIR: {
         const attr = this.attrOf(nodeid);

@@ -86,6 +86,8 @@ describe("FUSE dispatcher", () => {
     const ok = ask(request(Opcode.OPEN, hostname, fields(["u32", 0], ["u32", 0])));
     expect(ok.error).toBe(0);
     expect(new DataView(ok.payload.buffer, ok.payload.byteOffset).getUint32(8, true) & 2).toBe(2); // FOPEN_KEEP_CACHE
+    // FOPEN_NOFLUSH: without it a SIGKILLed server closing a file on its own mount hangs in exit (FLUSH is uninterruptible).
+    expect(new DataView(ok.payload.buffer, ok.payload.byteOffset).getUint32(8, true) & 32).toBe(32);
   });
 
   test("GETXATTR: size 0 probes the length, a short buffer is ERANGE, a missing name ENODATA", () => {
