@@ -23,6 +23,9 @@ import { gunzipSync } from 'node:zlib';
 // CI budget: 25 pulls (~1 min) but 6 builds (an undisturbed build of the Debian base takes
 // ~10 s here, killed + rerun ~25 s); EDGEBUILD_CRASH_ITERATIONS=25 runs the full 25 of each.
 const ITERATIONS = { pull: Number(process.env.EDGEBUILD_CRASH_ITERATIONS ?? 25), build: Number(process.env.EDGEBUILD_CRASH_ITERATIONS ?? 6), 'build-stargz': Number(process.env.EDGEBUILD_CRASH_ITERATIONS ?? 6) };
+// Per-test timeout: generous for the iterations asked, but bounded so a hang (a mount nobody serves)
+// fails the test instead of eating CI's whole budget.
+const timeoutFor = (name: keyof typeof ITERATIONS) => Math.max(600_000, ITERATIONS[name] * 60_000);
 const SEED = Number(process.env.EDGEBUILD_CRASH_SEED ?? 8);
 const repo = join(import.meta.dir, '..', '..');
 const work = mkdtempSync(join(tmpdir(), 'eb-crash-'));
@@ -83,7 +86,7 @@ async function crashLoop(name: keyof typeof ITERATIONS, makeArgs: (root: string,
 describe('crash recovery', () => {
   test('[slow] pull killed at random points, then pulled again', async () => {
     await crashLoop('pull', (root) => ['--root', root, 'pull', base]);
-  }, 1_800_000);
+  }, timeoutFor('pull'));
 
   test('[slow] build (overlay) killed at random points, then built again', async () => {
     const ctx = join(work, 'ctx');
@@ -96,7 +99,7 @@ RUN cat /data.txt > /copy.txt
 `);
     await crashLoop('build', (root, i) => ['--root', root, 'build', '--snapshotter', 'overlay', '--progress', 'plain', '--local', `context=${ctx}`, '--local', `dockerfile=${ctx}`,
       '--output', `type=local,dest=${join(work, `out-${i}`)}`, '--output', `type=oci,dest=${join(work, `oci-${i}.tar`)}`], 'overlay');
-  }, 3_600_000);
+  }, timeoutFor('build'));
 
   test('[slow] build (stargz, lazily mounted eStargz base) killed at random points, then built again', async () => {
     const pushed = await pushEstargz(reg.host, 'lazy/base', layerTar([{ name: 'data', type: 'dir' }, { name: 'data/read-me', data: noise(2_000_000, 1) }, { name: 'data/other', data: noise(1_000_000, 2) }]), { chunkSize: 256 * 1024 } as never);
@@ -117,5 +120,5 @@ COPY --from=base /data.txt /data.txt
 `);
     await crashLoop('build-stargz', (root, i) => ['--root', root, 'build', '--snapshotter', 'stargz', '--progress', 'plain', '--local', `context=${ctx}`, '--local', `dockerfile=${ctx}`,
       '--output', `type=local,dest=${join(work, `lazy-out-${i}`)}`]);
-  }, 3_600_000);
+  }, timeoutFor('build-stargz'));
 });
