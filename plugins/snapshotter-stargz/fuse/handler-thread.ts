@@ -1,11 +1,13 @@
-// Worker entry: serves requests handed over by the reader thread with one instance of the tree.
-// Its event loop stays free (it never reads the device), so awaited fetches in `fs.read` progress
-// while it keeps answering lookups and getattrs.
+// Worker entry: serves the requests that reader threads hand over, for every mount it is attached
+// to (handler workers are shared by all mounts of the process: see mount.ts). Per mount it holds
+// one instance of the tree and a dispatcher answering on that mount's fd. Its event loop stays
+// free (it never reads a device), so awaited fetches in `fs.read` progress while it keeps
+// answering lookups and getattrs of every mount.
 import { openSync, closeSync } from "node:fs";
 import { Opcode } from "./abi.ts";
 import { Dispatcher } from "./dispatcher.ts";
 import { FUSE_DEV_IOC_BACKING_OPEN, ioctl, writeFd, writevFd } from "./libc.ts";
-import { Counter, inFlightSlots, totals, type WorkerFlush, type WorkerInit, type WorkerOut } from "./messages.ts";
+import { Counter, inFlightSlots, totals, type ToWorker, type WorkerAttach, type WorkerOut } from "./messages.ts";
 import type { FsFactory, ReadOnlyFs } from "./types.ts";
 
 declare const self: Worker;
@@ -13,6 +15,14 @@ declare const self: Worker;
 const post = (m: WorkerOut) => self.postMessage(m);
 const ENOENT = 2;
 const EIO = 5;
+
+interface Served {
+  port: MessagePort;
+  /** Cleared at detach: from then on nothing is written to the mount's fd, which may be reused. */
+  live: boolean;
+}
+
+const mounts = new Map<number, Served>();
 
 async function loadFs(spec: string, init: unknown): Promise<ReadOnlyFs> {
   const mod = (await import(spec)) as { createFs?: FsFactory; default?: FsFactory };
@@ -39,19 +49,24 @@ function backingOpener(fd: number, count: () => void): (path: string) => number 
   };
 }
 
-async function start(msg: WorkerInit): Promise<void> {
+async function attach(msg: WorkerAttach): Promise<void> {
+  const served: Served = { port: msg.port, live: true };
+  mounts.set(msg.mount, served);
   const fs = await loadFs(msg.fsModule, msg.fsInit);
+  msg.fsInit = undefined;
+  if (!served.live) return; // detached while the tree loaded
   const sums = totals(msg.counters);
   const inFlight = inFlightSlots(msg.counters);
+  const error = (message: string) => post({ type: "error", mount: msg.mount, message });
   const checkWrite = (rc: number) => {
     // ENOENT: the kernel dropped the request (interrupted or aborted) before our answer.
-    if (rc < 0 && -rc !== ENOENT) post({ type: "error", message: `fuse/handler-thread.ts: reply write failed: errno ${-rc}` });
+    if (rc < 0 && -rc !== ENOENT) error(`fuse/handler-thread.ts: reply write failed: errno ${-rc}`);
   };
   const dispatcher = new Dispatcher(fs, { options: msg.options, passthrough: msg.passthrough }, {
-    reply: (message) => checkWrite(writeFd(msg.fd, message)),
-    replyParts: (header, payload) => checkWrite(writevFd(msg.fd, header, payload)),
-    onAccess: msg.recordAccess ? (ino, path) => post({ type: "access", ino, path, at: Date.now() }) : undefined,
-    onError: (message) => post({ type: "error", message }),
+    reply: (message) => served.live && checkWrite(writeFd(msg.fd, message)),
+    replyParts: (header, payload) => served.live && checkWrite(writevFd(msg.fd, header, payload)),
+    onAccess: msg.recordAccess ? (ino, path) => post({ type: "access", mount: msg.mount, ino, path, at: Date.now() }) : undefined,
+    onError: error,
     openBacking: msg.passthrough ? backingOpener(msg.fd, () => Atomics.add(sums, Counter.passthroughOpens, 1n)) : undefined,
     onDone(opcode, errno, bytesRead) {
       Atomics.sub(inFlight, msg.index, 1);
@@ -64,19 +79,36 @@ async function start(msg: WorkerInit): Promise<void> {
     },
   });
   msg.port.onmessage = (e) => {
+    if (!served.live) return;
     try {
       dispatcher.handle(e.data as Uint8Array);
     } catch (err) {
-      post({ type: "error", message: `fuse/handler-thread.ts: undecodable request: ${err instanceof Error ? err.message : String(err)}` });
+      error(`fuse/handler-thread.ts: undecodable request: ${err instanceof Error ? err.message : String(err)}`);
     }
   };
-  post({ type: "ready" });
+  post({ type: "attached", mount: msg.mount });
 }
 
-self.onmessage = (e: MessageEvent<WorkerInit | WorkerFlush>) => {
+self.onmessage = (e: MessageEvent<ToWorker>) => {
   const m = e.data;
-  // Access reports are posted as each OPEN is served, before its answer: nothing is held back, so
-  // the reply itself is the flush (it queues behind every report posted so far).
-  if (m.type === "flush") post({ type: "flushed", id: m.id });
-  else if (m.type === "init") start(m).catch((err) => post({ type: "failed", message: err instanceof Error ? err.message : String(err) }));
+  if (m.type === "flush") {
+    // Access reports are posted as each OPEN is served, before its answer: nothing is held back,
+    // so the reply itself is the flush (it queues behind every report posted so far).
+    post({ type: "flushed", id: m.id });
+  } else if (m.type === "attach") {
+    attach(m).catch((err) => {
+      mounts.delete(m.mount);
+      m.port.close();
+      post({ type: "attach-failed", mount: m.mount, message: err instanceof Error ? err.message : String(err) });
+    });
+  } else if (m.type === "detach") {
+    const s = mounts.get(m.mount);
+    if (s) {
+      s.live = false;
+      s.port.onmessage = null;
+      s.port.close();
+      mounts.delete(m.mount);
+    }
+    post({ type: "detached", mount: m.mount });
+  }
 };

@@ -22,9 +22,15 @@ export type ReaderOut =
   | { type: "negotiated"; negotiated: Negotiated }
   | { type: "exit"; reason: string; error: boolean };
 
-/** main → handler worker. */
-export interface WorkerInit {
-  type: "init";
+/**
+ * main → handler worker: serve one more mount. Handler workers are shared by every mount of the
+ * process (see mount.ts); each mount gets its own port from its reader thread, fs instance and
+ * dispatcher, all named by `mount`.
+ */
+export interface WorkerAttach {
+  type: "attach";
+  mount: number;
+  /** This worker's slot in the mount's in-flight counters. */
   index: number;
   fd: number;
   fsModule: string;
@@ -37,6 +43,15 @@ export interface WorkerInit {
 }
 
 /**
+ * main → handler worker: stop serving a mount. Once `detached` comes back the worker writes
+ * nothing more to that mount's fd (reads still in flight are dropped), so the fd may be closed.
+ */
+export interface WorkerDetach {
+  type: "detach";
+  mount: number;
+}
+
+/**
  * main → handler worker: answer `flushed` with the same id. The worker reports an OPEN before it
  * answers the kernel, and its messages arrive in order, so once `flushed` is here every open the
  * kernel has seen answered so far has been reported.
@@ -46,12 +61,15 @@ export interface WorkerFlush {
   id: number;
 }
 
+export type ToWorker = WorkerAttach | WorkerDetach | WorkerFlush;
+
 export type WorkerOut =
-  | { type: "ready" }
-  | { type: "failed"; message: string }
-  | { type: "access"; ino: bigint; path?: string; at: number }
+  | { type: "attached"; mount: number }
+  | { type: "attach-failed"; mount: number; message: string }
+  | { type: "detached"; mount: number }
+  | { type: "access"; mount: number; ino: bigint; path?: string; at: number }
   | { type: "flushed"; id: number }
-  | { type: "error"; message: string };
+  | { type: "error"; mount: number; message: string };
 
 // Layout of the shared counters: BigInt64 totals, then one Int32 in-flight slot per worker.
 export const Counter = { requests: 0, reads: 1, bytesRead: 2, errors: 3, passthroughOpens: 4 } as const;

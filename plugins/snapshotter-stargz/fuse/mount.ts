@@ -1,18 +1,27 @@
-// mountFuse(): opens /dev/fuse, mounts it, starts the reader thread and the handler workers.
+// mountFuse(): opens /dev/fuse, mounts it, starts the mount's reader thread and attaches the mount
+// to the process's handler workers.
+//
+// Handler workers are shared by every mount of the process: a build stacks several lazy layers, and
+// a worker per mount costs a thread, its own copy of the fs module's code and heap (~6 MB RSS) and
+// its start-up time at each mount. The first `workers` of the pool serve a mount; the pool grows to
+// the largest `workers` asked, and a worker ends when its last mount detaches. Each mount keeps
+// its own reader thread (it blocks in read(2) on that mount's device).
 import { closeSync, openSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { S_IFDIR } from "./abi.ts";
 import type { Negotiated } from "./init.ts";
 import { MNT_DETACH, MS_RDONLY, mount, umount2 } from "./libc.ts";
-import { Counter, createCounters, inFlightSlots, totals, type ReaderOut, type WorkerFlush, type WorkerInit, type WorkerOut } from "./messages.ts";
+import { Counter, createCounters, inFlightSlots, totals, type ReaderOut, type ToWorker, type WorkerOut } from "./messages.ts";
 import { abortConnection, deviceOf, FUSE_FSTYPE, setReadAhead } from "./mountinfo.ts";
 import { resolveFsModule, workerEntry } from "./module-url.ts";
-import type { FuseMount, FuseOptions, MountFuseParams, MountStats } from "./types.ts";
+import type { AccessRecord, FuseMount, FuseOptions, MountFuseParams, MountStats } from "./types.ts";
 
 const ONE_YEAR = 365 * 24 * 3600;
 /** A handler worker answers a flush between two requests; one that does not within this long
  *  (stuck, or gone) no longer holds up the caller. */
 const FLUSH_CAP_MS = 5_000;
+/** A handler worker that does not confirm a detach within this long is ended (with its mounts). */
+const DETACH_CAP_MS = 5_000;
 
 export const DEFAULT_FUSE_OPTIONS: FuseOptions = {
   attrTimeoutSec: ONE_YEAR,
@@ -34,6 +43,107 @@ function installExitHook(): void {
   exitHookInstalled = true;
   process.on("exit", () => {
     for (const mp of live) umount2(mp, MNT_DETACH);
+  });
+}
+
+/** A mount as one pool worker sees it: where its reports go, and its pending attach. */
+interface Attachment {
+  onAccess?: (r: AccessRecord) => void;
+  onError?: (message: string) => void;
+  attach?: { resolve(): void; reject(e: Error): void };
+}
+
+interface PoolWorker {
+  worker: Worker;
+  mounts: Map<number, Attachment>;
+  flushes: Map<number, () => void>;
+  detaches: Map<number, () => void>;
+  dead?: string;
+}
+
+const pool: PoolWorker[] = [];
+let nextMount = 1;
+let nextFlush = 1;
+
+function post(pw: PoolWorker, m: ToWorker, transfer: MessagePort[] = []): void {
+  if (!pw.dead) pw.worker.postMessage(m, transfer);
+}
+
+/** Ends a pool worker: its pending attaches fail, flushes and detaches return, its mounts are told. */
+function endWorker(pw: PoolWorker, why: string | undefined): void {
+  if (pw.dead !== undefined) return;
+  pw.dead = why ?? "ended";
+  const i = pool.indexOf(pw);
+  if (i >= 0) pool.splice(i, 1);
+  for (const a of pw.mounts.values()) {
+    if (!why) continue;
+    a.attach?.reject(new Error(`fuse/mount.ts: handler worker crashed: ${why}`));
+    a.onError?.(`fuse/mount.ts: handler worker crashed: ${why}`);
+  }
+  pw.mounts.clear();
+  for (const done of [...pw.flushes.values()]) done();
+  for (const done of [...pw.detaches.values()]) done();
+  pw.worker.terminate();
+}
+
+function spawnPoolWorker(): PoolWorker {
+  const pw: PoolWorker = { worker: new Worker(workerEntry("handler-thread.ts"), { smol: true }), mounts: new Map(), flushes: new Map(), detaches: new Map() };
+  pw.worker.addEventListener("message", (e: MessageEvent<WorkerOut>) => {
+    const m = e.data;
+    if (m.type === "access") pw.mounts.get(m.mount)?.onAccess?.({ ino: m.ino, path: m.path, at: m.at });
+    else if (m.type === "error") pw.mounts.get(m.mount)?.onError?.(m.message);
+    else if (m.type === "flushed") pw.flushes.get(m.id)?.();
+    else if (m.type === "detached") pw.detaches.get(m.mount)?.();
+    else if (m.type === "attached") pw.mounts.get(m.mount)?.attach?.resolve();
+    else if (m.type === "attach-failed") pw.mounts.get(m.mount)?.attach?.reject(new Error(m.message));
+  });
+  pw.worker.addEventListener("error", (e) => endWorker(pw, e.message));
+  return pw;
+}
+
+/** Handler workers running now (shared by all mounts; for tests and stats). */
+export function handlerWorkerCount(): number {
+  return pool.length;
+}
+
+/** The first `n` handler workers of the pool, started as needed. */
+function poolWorkers(n: number): PoolWorker[] {
+  while (pool.length < n) pool.push(spawnPoolWorker());
+  return pool.slice(0, n);
+}
+
+/** Stops `pw` serving mount `id`; resolves once it writes nothing more for it. */
+function detach(pw: PoolWorker, id: number): Promise<void> {
+  if (pw.dead !== undefined || !pw.mounts.has(id)) return Promise.resolve();
+  return new Promise<void>((res) => {
+    const timer = setTimeout(() => endWorker(pw, `no answer to a detach within ${DETACH_CAP_MS} ms`), DETACH_CAP_MS);
+    pw.detaches.set(id, () => {
+      clearTimeout(timer);
+      pw.detaches.delete(id);
+      pw.mounts.delete(id);
+      if (pw.mounts.size === 0 && pw.dead === undefined) endWorker(pw, undefined); // idle: give its thread back
+      res();
+    });
+    post(pw, { type: "detach", mount: id });
+  });
+}
+
+/** One round trip through pool worker `pw`: its access reports posted so far arrive first. */
+function flushWorker(pw: PoolWorker, onError: ((m: string) => void) | undefined): Promise<void> {
+  if (pw.dead !== undefined) return Promise.resolve();
+  return new Promise<void>((res) => {
+    const id = nextFlush++;
+    const timer = setTimeout(() => {
+      onError?.(`fuse/mount.ts: handler worker did not answer a flush within ${FLUSH_CAP_MS} ms; access reports may be incomplete`);
+      done();
+    }, FLUSH_CAP_MS);
+    const done = () => {
+      clearTimeout(timer);
+      pw.flushes.delete(id);
+      res();
+    };
+    pw.flushes.set(id, done);
+    post(pw, { type: "flush", id });
   });
 }
 
@@ -99,32 +209,11 @@ async function mountWith(
 
   const counters = createCounters(workerCount);
   const reader = new Worker(workerEntry("reader-thread.ts"), { smol: true });
-  const handlers: Worker[] = [];
+  const id = nextMount++;
+  /** The pool workers serving this mount, once attached (or attaching). */
+  let handlers: PoolWorker[] = [];
   let readerExit: Promise<ReaderOut> | undefined;
   let closed = false;
-  /** Flushes waiting for a handler worker's `flushed`, by id. */
-  const flushes = new Map<number, () => void>();
-  let nextFlush = 1;
-  const endFlushes = () => {
-    for (const done of [...flushes.values()]) done();
-  };
-
-  /** One round trip through handler worker `i`: its access reports posted so far arrive first. */
-  const flushWorker = (w: Worker, i: number) =>
-    new Promise<void>((res) => {
-      const id = nextFlush++;
-      const timer = setTimeout(() => {
-        onError?.(`fuse/mount.ts: handler worker ${i} did not answer a flush within ${FLUSH_CAP_MS} ms; access reports may be incomplete`);
-        done();
-      }, FLUSH_CAP_MS);
-      const done = () => {
-        clearTimeout(timer);
-        flushes.delete(id);
-        res();
-      };
-      flushes.set(id, done);
-      w.postMessage({ type: "flush", id } satisfies WorkerFlush);
-    });
 
   const teardown = async (): Promise<void> => {
     if (closed) return;
@@ -138,8 +227,8 @@ async function mountWith(
       abortConnection(conn);
       await Promise.race([readerExit, Bun.sleep(3000)]);
     }
-    for (const h of handlers) h.terminate();
-    endFlushes();
+    // The fd is closed (and its number free for reuse) only once no handler can write to it.
+    await Promise.all(handlers.map((pw) => detach(pw, id)));
     reader.terminate();
     closeSync(fd);
   };
@@ -155,33 +244,23 @@ async function mountWith(
     });
 
     const ports: MessagePort[] = [];
-    const ready: Promise<void>[] = [];
-    for (let i = 0; i < workerCount; i++) {
-      const w = new Worker(workerEntry("handler-thread.ts"), { smol: true });
-      handlers.push(w);
+    handlers = poolWorkers(workerCount);
+    await Promise.all(handlers.map((pw, i) => {
       const channel = new MessageChannel();
       ports.push(channel.port1);
-      ready.push(new Promise<void>((res, rej) => {
-        w.addEventListener("error", (e) => {
-          endFlushes();
-          rej(new Error(`fuse/mount.ts: handler worker ${i} crashed: ${e.message}`));
-        });
-        w.addEventListener("message", (e: MessageEvent<WorkerOut>) => {
-          const m = e.data;
-          if (m.type === "access") onAccess?.({ ino: m.ino, path: m.path, at: m.at });
-          else if (m.type === "flushed") flushes.get(m.id)?.();
-          else if (m.type === "ready") res();
-          else if (m.type === "failed") rej(new Error(`fuse/mount.ts: handler worker ${i} could not load ${fsModule}: ${m.message}`));
-          else if (m.type === "error") onError?.(m.message);
-        });
-      }));
-      const init: WorkerInit = {
-        type: "init", index: i, fd, fsModule, fsInit: handoff.fsInit, options,
-        passthrough: negotiated.passthrough, counters, port: channel.port2, recordAccess: handoff.recordAccess,
-      };
-      w.postMessage(init, [channel.port2]);
-    }
-    await Promise.all(ready);
+      return new Promise<void>((resolve, reject) => {
+        pw.mounts.set(id, { onAccess, onError, attach: { resolve, reject } });
+        post(pw, {
+          type: "attach", mount: id, index: i, fd, fsModule, fsInit: handoff.fsInit, options,
+          passthrough: negotiated.passthrough, counters, port: channel.port2, recordAccess: handoff.recordAccess,
+        }, [channel.port2]);
+      }).then(() => {
+        const a = pw.mounts.get(id);
+        if (a) a.attach = undefined;
+      }, (e: Error) => {
+        throw new Error(`fuse/mount.ts: handler worker ${i} could not load ${fsModule}: ${e.message}`);
+      });
+    }));
     reader.postMessage({ type: "start", ports }, ports);
     handoff.fsInit = undefined;
     if (options.readAheadKb > 0 && dev) setReadAhead(dev, options.readAheadKb, onError);
@@ -192,7 +271,7 @@ async function mountWith(
       unmount: teardown,
       async flush(): Promise<void> {
         if (closed) return;
-        await Promise.all(handlers.map(flushWorker));
+        await Promise.all(handlers.map((pw) => flushWorker(pw, onError)));
       },
       stats(): MountStats {
         const t = totals(counters);
