@@ -74,7 +74,7 @@ export class LazyLayer {
     try {
       const init: LazyFsInit = {
         layerDigest: digest,
-        toc,
+        index: toc.index,
         channel: handle,
         cacheDir: p.cacheDir,
         passthrough: p.config.fuse.passthrough,

@@ -65,8 +65,6 @@ export class EstargzReader {
     readonly tocDigest: string,
     readonly toc: ParsedToc,
     private readonly allowMissingDigests: boolean,
-    /** The TOC JSON as verified against tocDigest (handed to other threads: see toc-wire.ts). */
-    readonly tocJson: Uint8Array,
   ) {}
 
   static async open(source: RandomAccessSource, opts: OpenOptions): Promise<EstargzReader> {
@@ -147,7 +145,7 @@ export class EstargzReader {
       fail(`TOC digest mismatch: expected ${opts.expectedTocDigest}, TOC in blob is ${tocDigest}`);
     }
     const toc = parseToc(tocJson, { layerDigest: layer, payloadEnd });
-    return new EstargzReader(source, layer, found.format, found.tocOffset, payloadEnd, found.footerSize, tocDigest, toc, opts.allowMissingDigests ?? false, tocJson);
+    return new EstargzReader(source, layer, found.format, found.tocOffset, payloadEnd, found.footerSize, tocDigest, toc, opts.allowMissingDigests ?? false);
   }
 
   get compression(): CompressionKind {

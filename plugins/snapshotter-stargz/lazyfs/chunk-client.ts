@@ -4,7 +4,8 @@
 // Only in memory-only mode (cache disk full) do verified bytes arrive inline and sit in a small LRU.
 import { closeSync, openSync, readSync } from "node:fs";
 import { randomBytes } from "node:crypto";
-import { chunkCachePath, type ChunkTable } from "./chunks.ts";
+import { chunkCachePath } from "./chunks.ts";
+import type { LayerIndex } from "./layer-index.ts";
 import { ByteLru } from "./lru.ts";
 import type { ChannelMessage, FetchRequest, LazyLayerInfo } from "./protocol.ts";
 
@@ -28,10 +29,11 @@ export class ChunkClient {
 
   constructor(
     private readonly init: LazyLayerInfo,
-    private readonly table: ChunkTable,
+    /** The layer's chunk spans (ids as the fetch thread numbers them). */
+    private readonly index: LayerIndex,
   ) {
     this.inline = new ByteLru(init.memoryCacheBytes);
-    this.touched = new Uint8Array(table.chunks.length);
+    this.touched = new Uint8Array(index.chunkCount);
     this.channel = new BroadcastChannel(init.channel);
     this.channel.onmessage = (e) => {
       const m = e.data as ChannelMessage;
@@ -46,7 +48,8 @@ export class ChunkClient {
   }
 
   cachePath(id: number): string {
-    return chunkCachePath(this.init.cacheDir, this.init.layerDigest, this.table.chunks[id]);
+    const c = this.index.cols;
+    return chunkCachePath(this.init.cacheDir, this.init.layerDigest, { offset: c.offset[id], innerOffset: c.innerOffset[id] });
   }
 
   /**
@@ -86,13 +89,13 @@ export class ChunkClient {
 
   /** Copies the part of chunk `id` inside [from, to) to `out`; false when this worker cannot get it without asking. */
   private fill(id: number, from: number, to: number, out: Uint8Array): boolean {
-    const c = this.table.chunks[id];
-    const start = Math.max(from, c.chunkOffset);
-    const end = Math.min(to, c.chunkOffset + c.chunkSize);
+    const chunkOffset = this.index.cols.chunkOffset[id];
+    const start = Math.max(from, chunkOffset);
+    const end = Math.min(to, chunkOffset + this.index.cols.chunkSize[id]);
     if (end <= start) return true;
     const mem = this.inline.get(id);
     if (mem) {
-      out.set(mem.subarray(start - c.chunkOffset, end - c.chunkOffset), start - from);
+      out.set(mem.subarray(start - chunkOffset, end - chunkOffset), start - from);
       return true;
     }
     let fd: number;
@@ -104,7 +107,7 @@ export class ChunkClient {
     try {
       // Entries are renamed into place whole: a short one is someone else's file, fetched anew.
       for (let at = start; at < end; ) {
-        const n = readSync(fd, out, start - from + (at - start), end - at, at - c.chunkOffset);
+        const n = readSync(fd, out, start - from + (at - start), end - at, at - chunkOffset);
         if (n <= 0) return false;
         at += n;
       }
@@ -117,7 +120,7 @@ export class ChunkClient {
   /** True when the chunk is in the disk cache (passthrough needs a real file). */
   onDisk(id: number): boolean {
     try {
-      return Bun.file(this.cachePath(id)).size === this.table.chunks[id].chunkSize;
+      return Bun.file(this.cachePath(id)).size === this.index.cols.chunkSize[id];
     } catch {
       return false;
     }
@@ -131,9 +134,9 @@ export class ChunkClient {
   private touch(id: number): void {
     if (this.touched[id]) return;
     this.touched[id] = 1;
-    const c = this.table.chunks[id];
-    const next = this.table.chunks[id + 1];
-    if (this.init.readaheadChunks === 0 || c.index === 0 || next?.file !== c.file || this.onDisk(next.id)) return;
+    const { fileFirst } = this.index.cols;
+    const sameFileNext = id + 1 < this.index.chunkCount && fileFirst[id + 1] === fileFirst[id];
+    if (this.init.readaheadChunks === 0 || fileFirst[id] === id || !sameFileNext || this.onDisk(id + 1)) return;
     this.channel.postMessage({ t: "fetch", w: this.nonce, id: 0, chunks: [id], hint: true } satisfies FetchRequest);
   }
 

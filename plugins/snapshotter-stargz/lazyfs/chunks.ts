@@ -1,5 +1,6 @@
-// The chunk table of a layer: every verified unit of file data, numbered the same way in the main
-// thread (which fetches) and in the FUSE workers (which read), so messages carry plain numbers.
+// The chunk table of a layer: every verified unit of file data, numbered the same way in the fetch
+// thread (this table) and in the FUSE workers (the layer index, inode-tree.ts), so messages carry
+// plain numbers.
 import { join } from "node:path";
 import type { ParsedToc, TocFile } from "../estargz/index.ts";
 
@@ -53,16 +54,4 @@ export function chunkCachePath(cacheDir: string, layerDigest: string, c: Pick<Ch
 /** Whole-file copy of a multi-chunk file, assembled once all its chunks are cached (passthrough). */
 export function fileCachePath(cacheDir: string, layerDigest: string, firstChunk: Pick<ChunkRef, "offset" | "innerOffset">): string {
   return join(layerCacheDir(cacheDir, layerDigest), `file-${firstChunk.offset}-${firstChunk.innerOffset}`);
-}
-
-/** Index of the chunk of `ids` (sorted by chunkOffset) holding file offset `pos`. */
-export function chunkAt(table: ChunkTable, ids: number[], pos: number): number {
-  let lo = 0;
-  let hi = ids.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    if (table.chunks[ids[mid]].chunkOffset <= pos) lo = mid;
-    else hi = mid - 1;
-  }
-  return lo;
 }

@@ -6,12 +6,13 @@
 // named channel needs nothing transferred); the main thread answers once the chunks are verified
 // and in the disk cache, so replies stay tiny; workers then pread the bytes a read needs. Only in
 // memory-only mode (cache disk full) do the verified bytes ride along in the reply.
-import type { WireToc } from "../toc-wire.ts";
+import type { LayerIndexData } from "./layer-index.ts";
 
 export interface LazyFsInit {
   layerDigest: string;
-  /** Parsed by each worker (see toc-wire.ts). */
-  toc: WireToc;
+  /** The layer's inode tree and chunk table, built by the fetch thread and shared by every
+   *  worker of the mount (layer-index.ts). */
+  index: LayerIndexData;
   /** Name of the BroadcastChannel the layer's fetcher listens on. */
   channel: string;
   cacheDir: string;
@@ -25,8 +26,8 @@ export interface LazyFsInit {
   overlayXattrPrefix: "trusted" | "user";
 }
 
-/** What a worker keeps of its init once the TOC is parsed. */
-export type LazyLayerInfo = Omit<LazyFsInit, "toc">;
+/** A worker's init besides the index. */
+export type LazyLayerInfo = Omit<LazyFsInit, "index">;
 
 export interface FetchRequest {
   t: "fetch";
