@@ -111,6 +111,45 @@ export class Dispatcher {
     }
   }
 
+  /**
+   * Answers `bytes` now when that needs no waiting, for the thread that reads the device: every
+   * request but a READ the tree cannot serve synchronously (`readSync` missing or declining),
+   * INTERRUPT (its READ sits with a worker), and OPEN when `forwardOpen` (access is recorded by
+   * the workers, whose flush orders the reports). Returns false, having done nothing, for a
+   * request to hand over. `bytes` is not kept after the call.
+   */
+  handleNow(bytes: Uint8Array, forwardOpen: boolean): boolean {
+    if (bytes.byteLength < IN_HEADER_SIZE) return false;
+    const opcode = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(4, true);
+    if (opcode === Opcode.INTERRUPT || (opcode === Opcode.OPEN && forwardOpen)) return false;
+    if (opcode !== Opcode.READ) {
+      this.handle(bytes);
+      return true;
+    }
+    if (!this.fs.readSync || malformed(bytes)) return false;
+    const req = decodeRequest(bytes);
+    const { unique, nodeid } = req.header;
+    const offset = Number(req.body.getBigUint64(8, true));
+    const size = req.body.getUint32(16, true);
+    let data: Uint8Array | undefined;
+    try {
+      data = this.fs.readSync(nodeid, offset, size);
+    } catch (e) {
+      const errno = this.errnoOf(e, req);
+      this.send(Opcode.READ, errorReply(unique, errno));
+      this.hooks.onDone?.(Opcode.READ, errno, 0);
+      return true;
+    }
+    if (data === undefined) return false;
+    const payload = data.byteLength > size ? data.subarray(0, size) : data;
+    const header = replyHeader(unique, payload.byteLength);
+    if (this.hooks.replyParts) this.hooks.replyParts(header, payload);
+    else this.send(Opcode.READ, okReply(unique, payload));
+    this.hooks.onDone?.(Opcode.READ, 0, payload.byteLength);
+    this.fs.readDone?.(data);
+    return true;
+  }
+
   /** Answers a request that cannot be decoded: EINVAL when it has a unique and expects an answer. */
   private refuse(bytes: Uint8Array, why: string): void {
     const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);

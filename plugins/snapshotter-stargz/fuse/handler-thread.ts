@@ -3,11 +3,10 @@
 // one instance of the tree and a dispatcher answering on that mount's fd. Its event loop stays
 // free (it never reads a device), so awaited fetches in `fs.read` progress while it keeps
 // answering lookups and getattrs of every mount.
-import { openSync, closeSync } from "node:fs";
 import { Opcode } from "./abi.ts";
 import { Dispatcher } from "./dispatcher.ts";
-import { FUSE_DEV_IOC_BACKING_OPEN, ioctl, writeFd, writevFd } from "./libc.ts";
-import { Counter, inFlightSlots, totals, type ToWorker, type WorkerAttach, type WorkerOut } from "./messages.ts";
+import { openBacking, writeFd, writevFd } from "./libc.ts";
+import { Counter, countBacking, inFlightSlots, totals, type ToWorker, type WorkerAttach, type WorkerOut } from "./messages.ts";
 import type { FsFactory, ReadOnlyFs } from "./types.ts";
 
 declare const self: Worker;
@@ -33,22 +32,6 @@ async function loadFs(spec: string, init: unknown): Promise<ReadOnlyFs> {
   return await factory(init);
 }
 
-function backingOpener(fd: number, count: () => void): (path: string) => number {
-  // Backing ids live until the connection ends (closing /dev/fuse releases them all).
-  return (path) => {
-    const file = openSync(path, "r");
-    try {
-      const map = new DataView(new ArrayBuffer(16)); // struct fuse_backing_map { s32 fd; u32 flags; u64 padding }
-      map.setInt32(0, file, true);
-      const id = ioctl(fd, FUSE_DEV_IOC_BACKING_OPEN, new Uint8Array(map.buffer));
-      if (id > 0) count();
-      return id;
-    } finally {
-      closeSync(file); // the kernel holds its own reference once the backing id exists
-    }
-  };
-}
-
 async function attach(msg: WorkerAttach): Promise<void> {
   const served: Served = { port: msg.port, live: true };
   mounts.set(msg.mount, served);
@@ -67,7 +50,7 @@ async function attach(msg: WorkerAttach): Promise<void> {
     replyParts: (header, payload) => served.live && checkWrite(writevFd(msg.fd, header, payload)),
     onAccess: msg.recordAccess ? (ino, path) => post({ type: "access", mount: msg.mount, ino, path, at: Date.now() }) : undefined,
     onError: error,
-    openBacking: msg.passthrough ? backingOpener(msg.fd, () => Atomics.add(sums, Counter.passthroughOpens, 1n)) : undefined,
+    openBacking: msg.passthrough ? (path) => countBacking(sums, openBacking(msg.fd, path)) : undefined,
     onDone(opcode, errno, bytesRead) {
       Atomics.sub(inFlight, msg.index, 1);
       Atomics.add(sums, Counter.requests, 1n);

@@ -1,6 +1,7 @@
 // The few libc calls Bun has no API for (mount, umount2, ioctl, raw read/write on /dev/fuse), via bun:ffi.
 // Loaded lazily per thread: each Worker opens its own handle.
 import { dlopen, FFIType, ptr, read as ffiRead, suffix } from "bun:ffi";
+import { closeSync, openSync } from "node:fs";
 
 function loadLibc() {
   const candidates = ["libc.so.6", `libc.${suffix}`];
@@ -98,3 +99,18 @@ function iow(type: number, nr: number, size: number): bigint {
 }
 export const FUSE_DEV_IOC_BACKING_OPEN = iow(229, 1, 16);
 export const FUSE_DEV_IOC_BACKING_CLOSE = iow(229, 2, 4);
+
+/**
+ * Registers local file `path` with FUSE connection `fd` for passthrough: returns the backing id,
+ * or a negative errno. Backing ids live until the connection ends (closing /dev/fuse releases them).
+ */
+export function openBacking(fd: number, path: string): number {
+  const file = openSync(path, "r");
+  try {
+    const map = new DataView(new ArrayBuffer(16)); // struct fuse_backing_map { s32 fd; u32 flags; u64 padding }
+    map.setInt32(0, file, true);
+    return ioctl(fd, FUSE_DEV_IOC_BACKING_OPEN, new Uint8Array(map.buffer));
+  } finally {
+    closeSync(file); // the kernel holds its own reference once the backing id exists
+  }
+}

@@ -12,14 +12,28 @@ export interface ReaderInit {
   workers: number;
 }
 
-/** main → reader: one port per handler worker; the reader then blocks on the device for good. */
+/**
+ * main → reader: one port per handler worker; the reader then blocks on the device for good. With
+ * `inline`, it loads the fs module's `createInlineFs` first and answers what it can itself.
+ */
 export interface ReaderStart {
   type: "start";
   ports: MessagePort[];
+  inline?: {
+    fsModule: string;
+    fsInit: unknown;
+    options: FuseOptions;
+    passthrough: boolean;
+    /** OPENs go to the workers (they report accesses, and their flush orders the reports). */
+    forwardOpen: boolean;
+  };
 }
 
 export type ReaderOut =
   | { type: "negotiated"; negotiated: Negotiated }
+  /** Serving: `inline` says whether the reader answers requests itself. */
+  | { type: "serving"; inline: boolean }
+  | { type: "error"; message: string }
   | { type: "exit"; reason: string; error: boolean };
 
 /**
@@ -85,4 +99,10 @@ export function totals(sab: SharedArrayBuffer): BigInt64Array {
 
 export function inFlightSlots(sab: SharedArrayBuffer): Int32Array {
   return new Int32Array(sab, TOTALS * 8);
+}
+
+/** Counts a passthrough backing id handed out (`id` > 0) and returns it. */
+export function countBacking(sums: BigInt64Array, id: number): number {
+  if (id > 0) Atomics.add(sums, Counter.passthroughOpens, 1n);
+  return id;
 }

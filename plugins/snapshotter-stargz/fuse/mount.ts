@@ -11,7 +11,7 @@ import { resolve } from "node:path";
 import { S_IFDIR } from "./abi.ts";
 import type { Negotiated } from "./init.ts";
 import { MNT_DETACH, MS_RDONLY, mount, umount2 } from "./libc.ts";
-import { Counter, createCounters, inFlightSlots, totals, type ReaderOut, type ToWorker, type WorkerOut } from "./messages.ts";
+import { Counter, createCounters, inFlightSlots, totals, type ReaderOut, type ReaderStart, type ToWorker, type WorkerOut } from "./messages.ts";
 import { abortConnection, deviceOf, FUSE_FSTYPE, setReadAhead } from "./mountinfo.ts";
 import { resolveFsModule, workerEntry } from "./module-url.ts";
 import type { AccessRecord, FuseMount, FuseOptions, MountFuseParams, MountStats } from "./types.ts";
@@ -236,11 +236,26 @@ async function mountWith(
   try {
     reader.postMessage({ type: "init", fd, wantPassthrough: options.passthrough, counters, workers: workerCount });
     const first = await nextMessage<ReaderOut>(reader, "reader thread");
-    if (first.type !== "negotiated") throw new Error(first.reason);
+    if (first.type !== "negotiated") throw new Error(first.type === "exit" ? first.reason : `fuse/mount.ts: reader thread said ${first.type} before INIT was answered`);
     const negotiated: Negotiated = first.negotiated;
-    readerExit = nextMessage<ReaderOut>(reader, "reader thread").catch((e: Error) => ({ type: "exit", reason: e.message, error: true }) as const);
-    readerExit.then((m) => {
-      if (m.type === "exit" && m.error) onError?.(m.reason);
+    let serving: (inline: boolean) => void = () => {};
+    const started = new Promise<boolean>((res) => (serving = res));
+    readerExit = new Promise<ReaderOut>((res) => {
+      reader.addEventListener("message", (e: MessageEvent<ReaderOut>) => {
+        const m = e.data;
+        if (m.type === "error") onError?.(m.message);
+        else if (m.type === "serving") serving(m.inline);
+        else if (m.type === "exit") {
+          if (m.error) onError?.(m.reason);
+          serving(false);
+          res(m);
+        }
+      });
+      reader.addEventListener("error", (e) => {
+        onError?.(`fuse/mount.ts: reader thread crashed: ${e.message}`);
+        serving(false);
+        res({ type: "exit", reason: e.message, error: true });
+      });
     });
 
     const ports: MessagePort[] = [];
@@ -261,13 +276,16 @@ async function mountWith(
         throw new Error(`fuse/mount.ts: handler worker ${i} could not load ${fsModule}: ${e.message}`);
       });
     }));
-    reader.postMessage({ type: "start", ports }, ports);
+    const inline = { fsModule, fsInit: handoff.fsInit, options, passthrough: negotiated.passthrough, forwardOpen: handoff.recordAccess };
+    reader.postMessage({ type: "start", ports, inline } satisfies ReaderStart, ports);
     handoff.fsInit = undefined;
+    const answersInline = await started;
     if (options.readAheadKb > 0 && dev) setReadAhead(dev, options.readAheadKb, onError);
 
     return {
       mountpoint,
       negotiated,
+      inline: answersInline,
       unmount: teardown,
       async flush(): Promise<void> {
         if (closed) return;

@@ -1,14 +1,20 @@
-// Worker entry: the one thread that blocks in read(2) on /dev/fuse.
+// Worker entry: the one thread of a mount that blocks in read(2) on /dev/fuse.
 //
-// A blocking device read freezes its thread's event loop, so no thread that runs fs code (and its
-// network fetches) may do it. This thread does nothing else: it answers INIT, then reads requests
-// forever and hands each one, as a transferred buffer, to the handler worker with the fewest
-// requests in flight. Handler workers write their replies to the same fd themselves.
+// A blocking device read freezes its thread's event loop, so no code that awaits (network
+// fetches) may run here. The thread answers INIT, then reads requests forever. When the fs module
+// offers `createInlineFs`, it answers every request that needs no waiting itself, synchronously,
+// right after reading it: lookups, attributes, directories, opens, and reads whose bytes are
+// already local (`readSync`). That saves a thread hop per request, most of a small file's cost.
+// Everything else (reads to fetch, INTERRUPT, OPEN when accesses are recorded) goes, as a
+// transferred buffer, to the handler worker with the fewest requests in flight. Handler workers
+// write their replies to the same fd themselves.
 import { Errno, IN_HEADER_SIZE, Opcode } from "./abi.ts";
 import { decodeInitIn, decodeRequest, encodeInitOut, errorReply } from "./codec.ts";
 import { negotiate, REQUEST_BUFFER_SIZE } from "./init.ts";
-import { readFd, writeFd } from "./libc.ts";
-import { inFlightSlots, type ReaderInit, type ReaderOut, type ReaderStart } from "./messages.ts";
+import { Dispatcher } from "./dispatcher.ts";
+import { openBacking, readFd, writeFd, writevFd } from "./libc.ts";
+import { Counter, countBacking, inFlightSlots, totals, type ReaderInit, type ReaderOut, type ReaderStart } from "./messages.ts";
+import type { InlineFsFactory } from "./types.ts";
 
 declare const self: Worker;
 
@@ -20,10 +26,10 @@ let init: ReaderInit | undefined;
 const buf = new Uint8Array(REQUEST_BUFFER_SIZE);
 
 /** Next request, or a reason to stop. Retries the transient errors the device reports. */
-function next(fd: number): Uint8Array | { stop: string; error: boolean } {
+function next(fd: number, shared = false): Uint8Array | { stop: string; error: boolean } {
   for (;;) {
     const n = readFd(fd, buf);
-    if (n >= IN_HEADER_SIZE) return buf.slice(0, n);
+    if (n >= IN_HEADER_SIZE) return shared ? buf.subarray(0, n) : buf.slice(0, n);
     if (n >= 0) return { stop: `fuse/reader-thread.ts: short read of ${n} bytes from /dev/fuse`, error: true };
     const e = -n;
     // ENOENT: the request was interrupted before we read it; EINTR/EAGAIN: try again.
@@ -58,23 +64,51 @@ function answerInit(msg: ReaderInit): void {
   post({ type: "negotiated", negotiated });
 }
 
-function serve(msg: ReaderInit, ports: MessagePort[]): void {
+/** The dispatcher answering on this thread, when the fs module offers an inline instance. */
+async function inlineDispatcher(init: ReaderInit, spec: NonNullable<ReaderStart["inline"]>): Promise<Dispatcher | undefined> {
+  const mod = (await import(spec.fsModule)) as { createInlineFs?: InlineFsFactory };
+  const fs = await mod.createInlineFs?.(spec.fsInit);
+  if (!fs) return undefined;
+  const sums = totals(init.counters);
+  const checkWrite = (rc: number) => {
+    // ENOENT: the kernel dropped the request (interrupted or aborted) before our answer.
+    if (rc < 0 && rc !== -Errno.ENOENT) post({ type: "error", message: `fuse/reader-thread.ts: reply write failed: errno ${-rc}` });
+  };
+  return new Dispatcher(fs, { options: spec.options, passthrough: spec.passthrough }, {
+    reply: (message) => checkWrite(writeFd(init.fd, message)),
+    replyParts: (header, payload) => checkWrite(writevFd(init.fd, header, payload)),
+    onError: (message) => post({ type: "error", message }),
+    openBacking: spec.passthrough ? (path) => countBacking(sums, openBacking(init.fd, path)) : undefined,
+    onDone(opcode, errno, bytesRead) {
+      Atomics.add(sums, Counter.requests, 1n);
+      if (errno === Errno.EIO) Atomics.add(sums, Counter.errors, 1n);
+      if (opcode === Opcode.READ) {
+        Atomics.add(sums, Counter.reads, 1n);
+        Atomics.add(sums, Counter.bytesRead, BigInt(bytesRead));
+      }
+    },
+  });
+}
+
+function serve(msg: ReaderInit, ports: MessagePort[], inline: Dispatcher | undefined, forwardOpen: boolean): void {
   const inFlight = inFlightSlots(msg.counters);
   const n = ports.length;
   let rr = 0;
   for (;;) {
-    const got = next(msg.fd);
+    const got = next(msg.fd, inline !== undefined);
     if (!(got instanceof Uint8Array)) return post({ type: "exit", reason: got.stop, error: got.error });
-    const opcode = new DataView(got.buffer).getUint32(4, true);
+    if (inline && inline.handleNow(got, forwardOpen)) continue;
+    const req = inline ? got.slice() : got; // the inline path reads into the shared buffer
+    const opcode = new DataView(req.buffer).getUint32(4, true);
     if (opcode === Opcode.INTERRUPT) {
       // The interrupted request may sit in any worker: each checks its own pending set.
-      for (const p of ports) p.postMessage(got.slice());
+      for (const p of ports) p.postMessage(req.slice());
       continue;
     }
     let target: number;
     if (opcode === Opcode.OPEN) {
       // Same inode → same worker, so one worker owns each inode's passthrough backing id.
-      target = Number(new DataView(got.buffer).getBigUint64(16, true) % BigInt(n));
+      target = Number(new DataView(req.buffer).getBigUint64(16, true) % BigInt(n));
     } else {
       target = rr;
       let best = Atomics.load(inFlight, rr);
@@ -86,16 +120,25 @@ function serve(msg: ReaderInit, ports: MessagePort[]): void {
       rr = (rr + 1) % n;
     }
     if (opcode !== Opcode.FORGET && opcode !== Opcode.BATCH_FORGET) Atomics.add(inFlight, target, 1);
-    ports[target].postMessage(got, [got.buffer as ArrayBuffer]);
+    ports[target].postMessage(req, [req.buffer as ArrayBuffer]);
   }
 }
 
-self.onmessage = (e: MessageEvent<ReaderInit | ReaderStart>) => {
+self.onmessage = async (e: MessageEvent<ReaderInit | ReaderStart>) => {
   const msg = e.data;
   if (msg.type === "init") {
     init = msg;
     answerInit(msg);
   } else if (init) {
-    serve(init, msg.ports);
+    let inline: Dispatcher | undefined;
+    if (msg.inline) {
+      try {
+        inline = await inlineDispatcher(init, msg.inline);
+      } catch (err) {
+        post({ type: "error", message: `fuse/reader-thread.ts: no inline answers (${msg.inline.fsModule}: ${err instanceof Error ? err.message : String(err)}); every request goes to the workers` });
+      }
+    }
+    post({ type: "serving", inline: inline !== undefined });
+    serve(init, msg.ports, inline, msg.inline?.forwardOpen ?? true);
   }
 };

@@ -61,7 +61,13 @@ export interface ReadOnlyFs {
   readdir(ino: bigint): readonly DirEntry[];
   /** Up to `size` bytes at `offset`; shorter only at end of file. */
   read(ino: bigint, offset: number, size: number): Promise<Uint8Array> | Uint8Array;
-  /** Called once the reply holding `data` (what `read` returned) was written: its buffer may be reused. */
+  /**
+   * The bytes of a read when they are at hand without waiting (memory or a local file), else
+   * undefined: the thread reading the device then answers at once, with no hop to a handler
+   * worker, and hands only what this declines to `read`. Same contract as `read` otherwise.
+   */
+  readSync?(ino: bigint, offset: number, size: number): Uint8Array | undefined;
+  /** Called once the reply holding `data` (what `read` or `readSync` returned) was written: its buffer may be reused. */
   readDone?(data: Uint8Array): void;
   /** Value of xattr `name`, or undefined (ENODATA). */
   getxattr(ino: bigint, name: string): Uint8Array | undefined;
@@ -77,6 +83,16 @@ export interface ReadOnlyFs {
 
 /** What an fs module exports: `createFs` (preferred) or a default export with the same shape. */
 export type FsFactory = (init: unknown) => ReadOnlyFs | Promise<ReadOnlyFs>;
+
+/**
+ * Optional export `createInlineFs` of an fs module: an instance for the mount's reader thread,
+ * which answers every request it can synchronously between two blocking device reads (lookups,
+ * attributes, directories, opens, reads `readSync` serves) and hands the rest to the handler
+ * workers. Its event loop only runs while the thread waits for the first request, so the instance
+ * must never depend on timers, promises or incoming messages after creation. Return undefined to
+ * decline (every request then goes to the workers).
+ */
+export type InlineFsFactory = (init: unknown) => ReadOnlyFs | undefined | Promise<ReadOnlyFs | undefined>;
 
 export class FsError extends Error {
   constructor(readonly errno: number, message?: string) {
@@ -154,4 +170,6 @@ export interface FuseMount {
   stats(): MountStats;
   /** Kernel-negotiated protocol minor version and flags. */
   readonly negotiated: { minor: number; flags: bigint; maxPages: number; passthrough: boolean };
+  /** The reader thread answers what needs no waiting itself (the fs module offers createInlineFs). */
+  readonly inline: boolean;
 }

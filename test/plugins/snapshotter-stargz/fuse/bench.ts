@@ -13,17 +13,20 @@ const workers = Number(process.env.WORKERS ?? 2);
 
 async function timed(label: string, cmd: string, bytes?: number): Promise<void> {
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   const r = await sh(cmd);
   const ms = performance.now() - t0;
+  const c = process.cpuUsage(c0);
+  label += ` [server cpu ${((c.user + c.system) / 1000).toFixed(0)} ms]`;
   if (r.code !== 0) throw new Error(`bench.ts: ${label}: ${r.stderr.trim()}`);
   const rate = bytes ? `  ${(bytes / 1024 / 1024 / (ms / 1000)).toFixed(0)} MB/s` : "";
-  console.log(`${label.padEnd(58)} ${ms.toFixed(0).padStart(6)} ms${rate}`);
+  console.log(`${label.padEnd(80)} ${ms.toFixed(0).padStart(6)} ms${rate}`);
 }
 
-async function withFs<T>(root: string, name: string, entries: SpecEntry[], passthrough: boolean, body: (mnt: string, m: FuseMount) => Promise<T>) {
+async function withFs<T>(root: string, name: string, entries: SpecEntry[], passthrough: boolean, body: (mnt: string, m: FuseMount) => Promise<T>, inline = true) {
   const mnt = join(root, name);
   mkdirSync(mnt);
-  const m = await mountFuse({ mountpoint: mnt, fsModule: MEMFS_MODULE, fsInit: { entries }, workers, options: { passthrough } });
+  const m = await mountFuse({ mountpoint: mnt, fsModule: MEMFS_MODULE, fsInit: { entries, inline }, workers, options: { passthrough } });
   try {
     return await body(mnt, m);
   } finally {
@@ -70,13 +73,18 @@ try {
   }
   const statAll = (dir: string) => `cd '${dir}' && find . | xargs stat > /dev/null`;
   await timed("local disk: find | xargs stat, 10,100 entries", statAll(tree));
-  await withFs(root, "many", entries, false, async (mnt, m) => {
-    await timed("FUSE: find | xargs stat, 10,100 entries, cold", statAll(mnt));
-    const cold = m.stats().requests;
-    await timed("FUSE: find | xargs stat, 10,100 entries, warm", statAll(mnt));
-    console.log(`  requests: cold pass ${cold}, warm pass ${m.stats().requests - cold}`);
-    await timed("FUSE: cat of 10,000 small files, cold", `cd '${mnt}' && find . -type f | xargs cat > /dev/null`);
-  });
+  await timed("local disk: cat of 10,000 small files", `cd '${tree}' && find . -type f | xargs cat > /dev/null`);
+  // Answered by the reader thread itself (createInlineFs), then with every request handed to a worker.
+  for (const inline of [true, false]) {
+    const how = inline ? "inline" : "via worker";
+    await withFs(root, `many-${how.replace(" ", "-")}`, entries, false, async (mnt, m) => {
+      await timed(`FUSE (${how}): find | xargs stat, 10,100 entries, cold`, statAll(mnt));
+      const cold = m.stats().requests;
+      await timed(`FUSE (${how}): find | xargs stat, 10,100 entries, warm`, statAll(mnt));
+      console.log(`  requests: cold pass ${cold}, warm pass ${m.stats().requests - cold}`);
+      await timed(`FUSE (${how}): cat of 10,000 small files, cold`, `cd '${mnt}' && find . -type f | xargs cat > /dev/null`);
+    }, inline);
+  }
 } finally {
   removeDir(root);
 }

@@ -39,11 +39,11 @@ interface Reply {
   payload: Uint8Array;
 }
 
-function setup(options = DEFAULT_FUSE_OPTIONS) {
+function setup(options = DEFAULT_FUSE_OPTIONS, inline = false) {
   const replies: Reply[] = [];
   const errors: string[] = [];
   const done: { opcode: number; errno: number }[] = [];
-  const fs = createFs({ entries: SAMPLE });
+  const fs = createFs({ entries: SAMPLE }, inline);
   const d = new Dispatcher(fs, { options, passthrough: false }, {
     reply(m) {
       const dv = new DataView(m.buffer, m.byteOffset);
@@ -66,6 +66,29 @@ function setup(options = DEFAULT_FUSE_OPTIONS) {
 }
 
 describe("FUSE dispatcher", () => {
+  test("handleNow answers what needs no waiting and hands back slow reads, INTERRUPT and recorded OPENs", () => {
+    const { d, ino, replies } = setup(DEFAULT_FUSE_OPTIONS, true);
+    const etc = ino(1n, "etc");
+    const hostname = ino(etc, "hostname");
+    const data = ino(1n, "data");
+    const slow = ino(data, "slow");
+    const read = (node: bigint) => request(Opcode.READ, node, fields(["u64", 0n], ["u64", 0n], ["u32", 4096], ["u32", 0], ["u64", 0n], ["u32", 0], ["u32", 0]));
+    const open = (node: bigint) => request(Opcode.OPEN, node, fields(["u32", 0], ["u32", 0]));
+    replies.length = 0;
+    expect(d.handleNow(read(hostname), false)).toBe(true);
+    expect(replies).toHaveLength(1);
+    expect(new TextDecoder().decode(replies[0].payload)).toBe("edgebuild\n");
+    expect(d.handleNow(read(slow), false)).toBe(false); // readSync declines: a worker awaits it
+    expect(d.handleNow(request(Opcode.INTERRUPT, 0n, fields(["u64", 5n])), false)).toBe(false);
+    expect(d.handleNow(open(hostname), true)).toBe(false); // access recording: the workers open
+    expect(replies).toHaveLength(1);
+    expect(d.handleNow(open(hostname), false)).toBe(true);
+    expect(d.handleNow(request(Opcode.GETATTR, hostname, fields(["u32", 0], ["u32", 0], ["u64", 0n])), false)).toBe(true);
+    expect(replies.map((r) => r.error)).toEqual([0, 0, 0]);
+    // Without readSync every READ goes to a worker.
+    expect(setup().d.handleNow(read(hostname), false)).toBe(false);
+  });
+
   test("answers every modifying opcode EROFS and unknown opcodes ENOSYS", () => {
     const { ask } = setup();
     for (const op of [Opcode.SETATTR, Opcode.MKNOD, Opcode.MKDIR, Opcode.UNLINK, Opcode.RMDIR, Opcode.RENAME, Opcode.RENAME2,

@@ -1,4 +1,5 @@
 // An in-memory read-only tree built from a serializable spec: the fs module the FUSE tests mount.
+import { closeSync, openSync, readSync } from "node:fs";
 import { Errno, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG } from "../../../../plugins/snapshotter-stargz/fuse/abi.ts";
 import { FsError, type DirEntry, type NodeAttr, type ReadOnlyFs } from "../../../../plugins/snapshotter-stargz/fuse/types.ts";
 
@@ -29,6 +30,10 @@ export interface SpecEntry {
 
 export interface MemFsInit {
   entries: SpecEntry[];
+  /** false: no instance for the reader thread (createInlineFs declines; every request goes to a worker). */
+  inline?: boolean;
+  /** Reads served, counted per instance kind: [0] by the reader thread's, [1] by the workers'. */
+  served?: SharedArrayBuffer;
 }
 
 const PATTERN_LEN = (1 << 20) + 7; // not a power of two, so block-aligned reads see shifting data
@@ -72,8 +77,14 @@ interface Node {
 
 const enc = new TextEncoder();
 
-export function createFs(init: unknown): ReadOnlyFs {
-  const { entries } = init as MemFsInit;
+/** The reader thread's instance: answers without waiting, declines reads of slow files. */
+export function createInlineFs(init: unknown): ReadOnlyFs | undefined {
+  return (init as MemFsInit).inline === false ? undefined : createFs(init, true);
+}
+
+export function createFs(init: unknown, inline = false): ReadOnlyFs {
+  const { entries, served } = init as MemFsInit;
+  const count = served ? new Int32Array(served) : undefined;
   const nodes = new Map<bigint, Node>();
   const byPath = new Map<string, bigint>();
   let nextIno = 1n;
@@ -164,11 +175,32 @@ export function createFs(init: unknown): ReadOnlyFs {
       if (n.readDelayMs) await Bun.sleep(n.readDelayMs);
       const c = n.content;
       if (!c) throw new FsError(Errno.EISDIR);
+      if (count) Atomics.add(count, 1, 1);
       const len = Math.max(0, Math.min(size, n.attr.size - offset));
       if (c.kind === "text") return enc.encode(c.text).subarray(offset, offset + len);
       if (c.kind === "pattern") return patternBytes(offset, len);
       return new Uint8Array(await file(c.path).slice(offset, offset + len).arrayBuffer());
     },
+    ...(inline ? {
+      readSync(ino: bigint, offset: number, size: number): Uint8Array | undefined {
+        const n = get(ino);
+        if (n.readDelayMs) return undefined;
+        const c = n.content;
+        if (!c) throw new FsError(Errno.EISDIR);
+        if (count) Atomics.add(count, 0, 1);
+        const len = Math.max(0, Math.min(size, n.attr.size - offset));
+        if (c.kind === "text") return enc.encode(c.text).subarray(offset, offset + len);
+        if (c.kind === "pattern") return patternBytes(offset, len);
+        const out = new Uint8Array(len);
+        const fd = openSync(c.path, "r");
+        try {
+          readSync(fd, out, 0, len, offset);
+        } finally {
+          closeSync(fd);
+        }
+        return out;
+      },
+    } : {}),
     getxattr: (ino, name) => get(ino).xattrs.get(name),
     listxattr: (ino) => [...get(ino).xattrs.keys()],
     pathOf: (ino) => nodes.get(ino)?.path,
