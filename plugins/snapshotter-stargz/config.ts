@@ -26,6 +26,9 @@ export const StargzConfigSchema = v.strictObject({
       fetching_timeout_sec: v.optional(v.pipe(v.number(), v.minValue(0.1)), 30),
       /** Chunks of a file fetched ahead once it is read sequentially. */
       readahead_chunks: v.optional(uint, 2),
+      /** Most compressed bytes fetched after a read miss from the blob that follows it (files read
+       *  together lie together), at low priority; 0, or no_background_fetch: off. */
+      neighbor_fetch_size: v.optional(uint, 1 << 20),
     }),
     {},
   ),

@@ -80,21 +80,36 @@ export function serveDecodes(port: MessagePort): void {
   };
 }
 
-/** The fetch thread's side: jobs go to the decoder with the fewest in flight. */
+/** Jobs posted to one decoder at a time: enough to keep it busy between replies, few enough that
+ *  a read's chunk never queues behind a long run of background work inside a decoder. */
+const PER_DECODER = 2;
+
+type Queued = { job: DecodeJob; resolve: (r: DecodeResult) => void; promoted?: () => boolean };
+
+/**
+ * The fetch thread's side: jobs go to the decoder with the fewest in flight, at most PER_DECODER
+ * each; the rest wait here, urgent ones (reads) ahead of background ones (prefetch, neighbours),
+ * and a background job a read has come to wait for (`urgent` a function answering true) ahead
+ * of the other background ones.
+ */
 export class DecodePool {
   private nextId = 1;
   private readonly waiting = new Map<number, (r: DecodeResult) => void>();
   private readonly load: number[];
+  private readonly urgentQueue: Queued[] = [];
+  private readonly backgroundQueue: Queued[] = [];
 
   constructor(private readonly ports: MessagePort[]) {
     this.load = ports.map(() => 0);
     ports.forEach((p, i) => {
       p.onmessage = (e) => {
         const r = e.data as DecodeResult;
-        this.load[i]--;
         const done = this.waiting.get(r.id);
+        if (!done) return; // answered after its timeout: counted off then
         this.waiting.delete(r.id);
-        done?.(r);
+        this.load[i]--;
+        done(r);
+        this.pump();
       };
     });
   }
@@ -103,23 +118,51 @@ export class DecodePool {
     return this.ports.length;
   }
 
-  decode(job: Omit<DecodeJob, "id">): Promise<DecodeResult> {
+  /** Jobs waiting for a decoder (not yet posted). */
+  get queued(): number {
+    return this.urgentQueue.length + this.backgroundQueue.length;
+  }
+
+  decode(job: Omit<DecodeJob, "id">, urgent: boolean | (() => boolean) = true): Promise<DecodeResult> {
     const id = this.nextId++;
-    let best = 0;
-    for (let i = 1; i < this.load.length; i++) if (this.load[i] < this.load[best]) best = i;
-    this.load[best]++;
     // A copy of our own to transfer: the span is a view into the whole range's buffer.
     const compressed = job.compressed.slice();
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.waiting.delete(id);
-        resolve({ id, error: `decoder thread ${best} did not answer within ${DECODE_TIMEOUT_MS} ms`, retryHere: true });
-      }, DECODE_TIMEOUT_MS);
-      this.waiting.set(id, (r) => {
-        clearTimeout(timer);
-        resolve(r);
-      });
-      this.ports[best].postMessage({ ...job, compressed, id } satisfies DecodeJob, [compressed.buffer as ArrayBuffer]);
+      const q: Queued = { job: { ...job, compressed, id }, resolve, promoted: typeof urgent === "function" ? urgent : undefined };
+      (urgent === true ? this.urgentQueue : this.backgroundQueue).push(q);
+      this.pump();
     });
+  }
+
+  private takeNext(): Queued | undefined {
+    if (this.urgentQueue.length) return this.urgentQueue.shift();
+    const i = this.backgroundQueue.findIndex((q) => q.promoted?.());
+    return i >= 0 ? this.backgroundQueue.splice(i, 1)[0] : this.backgroundQueue.shift();
+  }
+
+  private pump(): void {
+    for (;;) {
+      let best = 0;
+      for (let i = 1; i < this.load.length; i++) if (this.load[i] < this.load[best]) best = i;
+      if (this.load[best] >= PER_DECODER) return;
+      const next = this.takeNext();
+      if (!next) return;
+      this.post(best, next);
+    }
+  }
+
+  private post(i: number, { job, resolve }: Queued): void {
+    this.load[i]++;
+    const timer = setTimeout(() => {
+      this.waiting.delete(job.id);
+      this.load[i]--;
+      resolve({ id: job.id, error: `decoder thread ${i} did not answer within ${DECODE_TIMEOUT_MS} ms`, retryHere: true });
+      this.pump();
+    }, DECODE_TIMEOUT_MS);
+    this.waiting.set(job.id, (r) => {
+      clearTimeout(timer);
+      resolve(r);
+    });
+    this.ports[i].postMessage(job, [job.compressed.buffer as ArrayBuffer]);
   }
 }

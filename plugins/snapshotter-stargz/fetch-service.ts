@@ -12,7 +12,7 @@ import { LayerFetcher } from "./fetcher.ts";
 import type { FetchThreadInit, FromFetchThread, LayerStatus, ToFetchThread } from "./fetch-messages.ts";
 import { buildChunkTable, fileCachePath, type ChunkRef } from "./lazyfs/chunks.ts";
 import type { ChannelMessage, FetchReply } from "./lazyfs/protocol.ts";
-import { backgroundFetch, chunksBefore, DemandTracker, PREFETCH_REQUEST_BYTES } from "./prefetch.ts";
+import { backgroundFetch, chunksBefore, DemandTracker, NeighbourFetch, PREFETCH_REQUEST_BYTES } from "./prefetch.ts";
 import { TailSource, TocStore } from "./toc-store.ts";
 import { tocToWire } from "./toc-wire.ts";
 
@@ -20,6 +20,10 @@ import { tocToWire } from "./toc-wire.ts";
 const READAHEAD_MAX_BYTES = 64 << 20;
 /** Compressed bytes per readahead request: decoding starts when a request completes. */
 const READAHEAD_REQUEST_BYTES = 8 << 20;
+/** Neighbour fetch after a lone miss (the window doubles while misses walk forward). */
+const NEIGHBOUR_BASE_BYTES = 256 << 10;
+/** Files bigger than this end a neighbourhood. */
+const NEIGHBOUR_BIG_FILE_BYTES = 1 << 20;
 
 interface ServedLayer {
   layer: RemoteLayer;
@@ -28,6 +32,8 @@ interface ServedLayer {
   /** Files whose whole-file copy (passthrough) is made or queued. */
   assembling: Set<string>;
   fetcher: LayerFetcher;
+  /** Fetches the blob after a read miss (undefined: off). */
+  neighbours: NeighbourFetch | undefined;
   channel: BroadcastChannel;
   network: { bytes: number };
   state: string;
@@ -111,7 +117,12 @@ export class FetchService {
       deadlineMs: c.blob.fetching_timeout_sec * 1000,
       minWaitMs: c.blob.min_wait_msec,
       maxWaitMs: c.blob.max_wait_msec,
-      onBytes: (n) => (network.bytes += n),
+      onBytes: (n) => {
+        network.bytes += n;
+        // Bytes nobody waits for (neighbours, background) are reported too, at most every 200 ms.
+        const l = this.layers.get(key);
+        if (l) this.report(key, l, true);
+      },
     });
     const reader = await this.openToc(layer, source, m.expectedTocDigest);
     const digest = layer.descriptor.digest;
@@ -123,7 +134,17 @@ export class FetchService {
       decoders: this.decoders,
       onCached: c.fuse.passthrough ? (chunk) => this.queueAssembly(served, chunk.file.name) : undefined,
     });
-    const served: ServedLayer = { layer, sequential: new Map(), assembling: new Set(), fetcher, channel: new BroadcastChannel(m.channel), network, state: "mounted", closed: false };
+    const served: ServedLayer = { layer, sequential: new Map(), assembling: new Set(), fetcher, neighbours: undefined, channel: new BroadcastChannel(m.channel), network, state: "mounted", closed: false };
+    const neighbourBytes = c.no_background_fetch ? 0 : c.blob.neighbor_fetch_size;
+    if (neighbourBytes > 0) {
+      served.neighbours = new NeighbourFetch(fetcher, {
+        baseBytes: NEIGHBOUR_BASE_BYTES,
+        maxBytes: neighbourBytes,
+        bigFileBytes: NEIGHBOUR_BIG_FILE_BYTES,
+        stopped: () => served.closed,
+        onFetch: process.env.EDGEBUILD_STARGZ_TRACE ? (after, ids, window) => this.log(`trace ${performance.now().toFixed(0)} neighbours of ${after} (window ${window >> 10} KiB): ${ids.length} chunks`) : undefined,
+      });
+    }
     this.layers.set(key, served);
     if (c.fuse.passthrough) for (const [file, ids] of table.byFile) if (ids.length > 1) this.queueAssembly(served, file);
     const prefetch = this.startPrefetch(served, reader);
@@ -228,10 +249,15 @@ export class FetchService {
         this.readAhead(l, ids);
         return;
       }
+      const asked = performance.now();
       const reply = (extra: Partial<FetchReply>) => {
+        if (process.env.EDGEBUILD_STARGZ_TRACE) this.log(`trace ${performance.now().toFixed(0)} reply ${ids.join(",")} after ${(performance.now() - asked).toFixed(1)} ms`);
         if (!l.closed) channel.postMessage({ t: "done", w: m.w, id: m.id, ...extra } satisfies FetchReply);
         this.report(key, l, !extra.error);
       };
+      // Only a miss that makes a request starts a neighbourhood: one on a chunk already on the way
+      // is a reader catching up with an earlier fetch.
+      const fresh = ids.filter((id) => !fetcher.isInflight(id) && !fetcher.isCached(id));
       this.demand
         .during(fetcher.ensure(ids, { urgent: true, waitCapMs: prefetchDone ? undefined : waitCap }))
         .then(() => {
@@ -243,6 +269,7 @@ export class FetchService {
             }
           }
           reply(inline.length ? { inline } : {});
+          l.neighbours?.missed(fresh);
         })
         .catch((err: Error) => reply({ error: err.message }));
       this.readAhead(l, ids);

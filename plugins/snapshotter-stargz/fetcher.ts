@@ -6,7 +6,7 @@ import type { EstargzReader } from "./estargz/index.ts";
 import type { BlobSource } from "./blob-source.ts";
 import type { ChunkCache } from "./cache.ts";
 import { EstargzError } from "./estargz/index.ts";
-import type { DecodePool } from "./decode-pool.ts";
+import { runDecode, type DecodePool } from "./decode-pool.ts";
 import type { ChunkRef, ChunkTable } from "./lazyfs/chunks.ts";
 
 export interface FetcherOptions {
@@ -30,6 +30,8 @@ export interface FetcherOptions {
 export interface EnsureOptions {
   /** Reads jump the queue ahead of background work (default true). */
   urgent?: boolean;
+  /** Guesswork (neighbour fetch): after everything else, and never in the last free network slot. */
+  speculative?: boolean;
   /** Wait at most this long for a fetch someone else started (the prefetch), then fetch anew. */
   waitCapMs?: number;
   /** Overrides the largest range per request (the prefetch asks for its range in one). */
@@ -38,24 +40,70 @@ export interface EnsureOptions {
   exact?: boolean;
 }
 
+/** Who waits: a read, background work (prefetch, background fetch), or nobody yet (speculation). */
+type Priority = 0 | 1 | 2;
+const READ: Priority = 0;
+const SPECULATIVE: Priority = 2;
+
+/** A request's place in line; a read coming to wait for its chunks moves it up. */
+interface Ticket {
+  prio: Priority;
+  /** The priority it was asked with. */
+  readonly origin: Priority;
+}
+
+/** Slots handed out by priority, first come first served within one; speculative work leaves one
+ *  slot free for reads (when there are two or more). */
 class Semaphore {
   private active = 0;
-  private readonly queue: (() => void)[] = [];
+  private readonly queues: { ticket: Ticket; go: () => void }[][] = [[], [], []];
   constructor(private readonly n: number) {}
-  async run<T>(fn: () => Promise<T>, urgent: boolean): Promise<T> {
-    if (this.active >= this.n) await new Promise<void>((r) => (urgent ? this.queue.unshift(r) : this.queue.push(r)));
-    this.active++;
+
+  private room(p: Priority): boolean {
+    return this.active < (p === SPECULATIVE && this.n > 1 ? this.n - 1 : this.n);
+  }
+
+  async run<T>(fn: () => Promise<T>, ticket: Ticket): Promise<T> {
+    const p = ticket.prio;
+    if (this.room(p) && this.queues.every((q, i) => i > p || q.length === 0)) this.active++;
+    else await new Promise<void>((go) => this.queues[p].push({ ticket, go })); // the slot is counted by wake()
     try {
       return await fn();
     } finally {
       this.active--;
-      this.queue.shift()?.();
+      this.wake();
+    }
+  }
+
+  /** Moves a waiting ticket to the reads' line (after the reads already waiting). */
+  promote(ticket: Ticket): void {
+    for (const q of this.queues.slice(1)) {
+      const i = q.findIndex((w) => w.ticket === ticket);
+      if (i >= 0) {
+        this.queues[READ].push(...q.splice(i, 1));
+        this.wake();
+        return;
+      }
+    }
+  }
+
+  private wake(): void {
+    for (let p = 0 as Priority; p <= SPECULATIVE; p++) {
+      if (this.queues[p].length === 0) continue;
+      if (!this.room(p)) return;
+      this.active++;
+      this.queues[p].shift()!.go();
+      p = -1 as Priority; // start over: the next waiter may fit too
     }
   }
 }
 
 export class LayerFetcher {
   private readonly inflight = new Map<number, Promise<void>>();
+  /** In-flight chunks a read waits for (their decode jumps the queue). */
+  private readonly awaited = new Set<number>();
+  /** The request each in-flight chunk is part of. */
+  private readonly tickets = new Map<number, Ticket>();
   private readonly limiter: Semaphore;
   /** Runs being fetched or decoded: twice the requests, so decoding overlaps the next requests. */
   private readonly pipeline: Semaphore;
@@ -87,36 +135,72 @@ export class LayerFetcher {
     return this.inflight.has(id);
   }
 
+  /**
+   * Chunks nobody has cached or claimed among the `bytes` of compressed blob that follow chunk
+   * `id`, in blob order, up to the first file bigger than `bigFileBytes` (a big file is read, if
+   * at all, by readahead: its neighbours are not worth guessing at).
+   */
+  following(id: number, bytes: number, bigFileBytes: number): number[] {
+    const from = this.chunks[id].compressedEnd;
+    const out: number[] = [];
+    for (let i = this.position.get(id)! + 1; i < this.byOffset.length; i++) {
+      const c = this.byOffset[i];
+      if (c.compressedEnd - from > bytes || c.file.size > bigFileBytes) break;
+      if (!this.inflight.has(c.id) && !this.isCached(c.id)) out.push(c.id);
+    }
+    return out;
+  }
+
   get complete(): boolean {
     return this.cachedChunks >= this.byOffset.length;
   }
 
   /**
    * Makes sure every chunk in `ids` is verified and cached (disk, or memory when the disk is full).
-   * `urgent` requests (reads) jump the queue ahead of background work.
+   * `urgent` requests (reads) jump the queue ahead of background work. Resolves once the chunks
+   * asked for are cached: neighbours a short request grew over are decoded after them and not
+   * waited for.
    */
   async ensure(ids: number[], how: EnsureOptions = {}): Promise<void> {
     const urgent = how.urgent ?? true;
+    const prio: Priority = how.speculative ? SPECULATIVE : urgent ? READ : 1;
     const waitCapMs = how.waitCapMs;
     const waits: Promise<void>[] = [];
     const missing: ChunkRef[] = [];
-    for (const id of new Set(ids)) {
+    const wanted = new Set(ids);
+    for (const id of wanted) {
       const pending = this.inflight.get(id);
-      if (pending) waits.push(waitCapMs === undefined ? pending : this.capped(id, pending, waitCapMs, urgent));
+      if (pending) {
+        // A read waiting on a chunk that background work fetches: its request and decode go first.
+        if (prio === READ) this.promote(id);
+        waits.push(waitCapMs === undefined ? pending : this.capped(id, pending, waitCapMs, prio));
+      }
       else if (!this.isCached(id)) missing.push(this.chunks[id]);
     }
-    for (const group of this.groups(missing, how.maxRequestBytes ?? this.opts.maxRequestBytes, !how.exact)) waits.push(this.fetchGroup(group, urgent));
+    for (const group of this.groups(missing, how.maxRequestBytes ?? this.opts.maxRequestBytes, !how.exact)) {
+      const each = this.fetchGroup(group, prio, wanted);
+      for (const c of group) if (wanted.has(c.id)) waits.push(each.get(c.id)!);
+    }
     await Promise.all(waits);
   }
 
+  private promote(id: number): void {
+    this.awaited.add(id);
+    const t = this.tickets.get(id);
+    if (!t || t.prio === READ) return;
+    this.pipeline.promote(t);
+    this.limiter.promote(t);
+    t.prio = READ;
+  }
+
   /** Waits for another fetch of `id` up to `capMs` (the prefetch timeout), then fetches it itself. */
-  private async capped(id: number, pending: Promise<void>, capMs: number, urgent: boolean): Promise<void> {
+  private async capped(id: number, pending: Promise<void>, capMs: number, prio: Priority): Promise<void> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timedOut = await Promise.race([
       pending.then(() => false),
       new Promise<boolean>((r) => (timer = setTimeout(() => r(true), capMs))),
     ]).finally(() => clearTimeout(timer));
-    if (timedOut && !this.isCached(id)) await this.fetchGroup([this.chunks[id]], urgent);
+    if (timedOut && !this.isCached(id)) await this.fetchGroup([this.chunks[id]], prio, new Set([id])).get(id);
   }
 
   /** Splits chunks into runs that are adjacent in the blob, each run one range request. */
@@ -155,37 +239,55 @@ export class LayerFetcher {
     return run;
   }
 
-  private fetchGroup(group: ChunkRef[], urgent: boolean): Promise<void> {
-    const job = this.download(group, urgent);
-    const each = group.map((c) => {
-      const p = job.then((failures) => {
-        const f = failures.get(c.id);
-        if (f) throw f;
-      });
+  /**
+   * Starts one range request for `group` and returns a promise per chunk, settled as soon as that
+   * chunk is cached (or failed): a reader waits for its own chunk, not for the whole run.
+   */
+  private fetchGroup(group: ChunkRef[], prio: Priority, wanted: Set<number>): Map<number, Promise<void>> {
+    const settle = new Map<number, Settle>();
+    const each = new Map<number, Promise<void>>();
+    const ticket: Ticket = { prio, origin: prio };
+    for (const c of group) {
+      const p = new Promise<void>((resolve, reject) => settle.set(c.id, { resolve, reject }));
       this.inflight.set(c.id, p);
+      this.tickets.set(c.id, ticket);
       p.catch(() => {}).finally(() => {
-        if (this.inflight.get(c.id) === p) this.inflight.delete(c.id);
+        if (this.inflight.get(c.id) !== p) return;
+        this.inflight.delete(c.id);
+        this.tickets.delete(c.id);
+        this.awaited.delete(c.id);
       });
-      return p;
-    });
-    return Promise.all(each).then(() => {});
+      each.set(c.id, p);
+    }
+    void this.download(group, ticket, wanted, settle);
+    return each;
   }
 
   /**
    * One range request for a run (at most `maxConcurrency` at a time), then each chunk decoded,
-   * verified and cached; returns the chunks that failed, with why. Only the request holds a
-   * network slot: decoding overlaps the next requests.
+   * verified and cached, settling its promise. Only the request holds a network slot: decoding
+   * overlaps the next requests.
    */
-  private download(group: ChunkRef[], urgent: boolean): Promise<Map<number, Error>> {
+  private download(group: ChunkRef[], ticket: Ticket, wanted: Set<number>, settle: Map<number, Settle>): Promise<void> {
     // Fetched bodies wait for the decoders within this bound, so a burst (a big prefetch) cannot
     // pile up compressed bytes in memory faster than they are decoded.
-    return this.pipeline.run(() => this.fetchAndDecode(group, urgent), urgent);
+    const queued = performance.now();
+    return this.pipeline
+      .run(() => this.fetchAndDecode(group, ticket, wanted, settle, queued), ticket)
+      .catch((e: Error) => {
+        for (const s of settle.values()) s.reject(e);
+      })
+      .finally(() => {
+        // Whatever is left was cached by someone else meanwhile (settling twice is a no-op).
+        for (const s of settle.values()) s.resolve();
+      });
   }
 
-  private async fetchAndDecode(group: ChunkRef[], urgent: boolean): Promise<Map<number, Error>> {
-    const failures = new Map<number, Error>();
+  private async fetchAndDecode(group: ChunkRef[], ticket: Ticket, wanted: Set<number>, settle: Map<number, Settle>, queued: number): Promise<void> {
     const t0 = performance.now();
+    let tNet = t0;
     const got = await this.limiter.run(async () => {
+      tNet = performance.now();
       const todo = group.filter((c) => !this.isCached(c.id));
       if (todo.length === 0) return undefined;
       const start = todo[0].offset;
@@ -198,39 +300,61 @@ export class LayerFetcher {
         // BlobSource's errors name the blob (the layer digest) already.
         return { todo, error: new Error(message.includes(this.opts.layerDigest) ? message : `layer ${this.opts.layerDigest}: ${message}`) };
       }
-    }, urgent);
-    if (!got) return failures;
+    }, ticket);
+    if (!got) return;
     const { todo } = got;
     if (got.error || !got.bytes) {
       const err = got.error ?? new Error(`layer ${this.opts.layerDigest}: no bytes`);
       this.lastError = err.message;
       this.opts.log(`stargz: ${err.message} (for ${describe(todo)})`);
-      for (const c of todo) failures.set(c.id, err);
-      return failures;
+      for (const c of todo) settle.get(c.id)!.reject(err);
+      return;
     }
     const { bytes, start } = got;
-    if (process.env.EDGEBUILD_STARGZ_TRACE) this.opts.log(`trace ${performance.now().toFixed(0)} fetched ${todo.map((c) => c.id).join(",")} in ${(performance.now() - t0).toFixed(0)} ms`);
+    const prio = ticket.prio;
+    const trace = process.env.EDGEBUILD_STARGZ_TRACE;
+    if (trace) this.opts.log(`trace ${performance.now().toFixed(0)} fetched ${todo.map((c) => c.id).join(",")} (${bytes.length} B${["", ", background", ", speculative"][prio]}) in ${(performance.now() - t0).toFixed(0)} ms (pipeline wait ${(t0 - queued).toFixed(0)}, network slot wait ${(tNet - t0).toFixed(0)}, request ${(performance.now() - tNet).toFixed(0)})`);
+    const one = async (c: ChunkRef, here: boolean) => {
+      try {
+        const t1 = performance.now();
+        const plain = await this.decode(c, bytes.subarray(c.offset - start, c.compressedEnd - start), here, prio === READ || (() => this.awaited.has(c.id)));
+        if (plain !== STORED) this.opts.cache.put(this.opts.layerDigest, c, plain);
+        this.markCached(c);
+        settle.get(c.id)!.resolve();
+        if (trace) this.opts.log(`trace ${performance.now().toFixed(0)} cached ${c.id} in ${(performance.now() - t1).toFixed(1)} ms${here ? " here" : ""}`);
+      } catch (e) {
+        // EstargzError names the layer, the file and the chunk; never hand out the bytes.
+        const err = e as Error;
+        this.lastError = err.message;
+        this.opts.log(`stargz: ${err.message}`);
+        settle.get(c.id)!.reject(err);
+      }
+    };
+    // The chunks a read waits for go first, and their reply goes out before the rest is decoded.
+    // Small chunks are decoded right here, one after the other in blob order (two thread hops per
+    // chunk cost more than inflating a source file, all the more on a busy machine), a chunk a
+    // read has come to wait for first; big ones go to the decoder threads.
+    const read = (c: ChunkRef) => (ticket.origin === READ && wanted.has(c.id)) || this.awaited.has(c.id);
+    const small = (c: ChunkRef) => !!this.opts.decoders?.size && c.innerOffset + c.chunkSize <= INLINE_DECODE_BYTES;
+    const local = [...todo.filter((c) => read(c) && small(c)), ...todo.filter((c) => !read(c) && small(c))];
+    const asked = local.filter(read).length;
+    for (const c of local.splice(0, asked)) await one(c, true);
+    const pooled = todo.filter((c) => !small(c)).sort((a, b) => Number(read(b)) - Number(read(a)));
+    const posted = pooled.map((c) => one(c, false));
+    if (asked && local.length) await yieldNow();
     // Writes are synchronous: this thread exists for this work, and the thread pool behind async
     // fs and zlib calls is shared with whoever is blocked reading our mounts — a process reading
     // many lazy files at once would leave no pool thread to serve them.
-    await Promise.all(
-      todo.map(async (c) => {
-        try {
-          const t1 = performance.now();
-          const plain = await this.decode(c, bytes.subarray(c.offset - start, c.compressedEnd - start));
-          if (plain !== STORED) this.opts.cache.put(this.opts.layerDigest, c, plain);
-          this.markCached(c);
-          if (process.env.EDGEBUILD_STARGZ_TRACE) this.opts.log(`trace ${performance.now().toFixed(0)} cached ${c.id} in ${(performance.now() - t1).toFixed(0)} ms`);
-        } catch (e) {
-          // EstargzError names the layer, the file and the chunk; never hand out the bytes.
-          const err = e as Error;
-          this.lastError = err.message;
-          this.opts.log(`stargz: ${err.message}`);
-          failures.set(c.id, err);
-        }
-      }),
-    );
-    return failures;
+    let slice = performance.now();
+    while (local.length) {
+      const i = local.findIndex((c) => this.awaited.has(c.id));
+      await one(local.splice(Math.max(i, 0), 1)[0], true);
+      if (local.length && performance.now() - slice > SLICE_MS) {
+        await yieldNow(); // let other replies, requests and misses in
+        slice = performance.now();
+      }
+    }
+    await Promise.all(posted);
   }
 
   private markCached(c: ChunkRef, notify = true): void {
@@ -241,16 +365,17 @@ export class LayerFetcher {
   }
 
   /**
-   * Inflate and verify one chunk: on a decoder thread when there are some, which also writes it
-   * to the disk cache (STORED) unless the cache runs memory-only.
+   * Inflate and verify one chunk: `here` (or without decoder threads) on this thread, else on a
+   * decoder thread; either writes it to the disk cache (STORED) unless the cache runs memory-only.
    */
-  private async decode(c: ChunkRef, compressed: Uint8Array): Promise<Uint8Array | typeof STORED> {
+  private async decode(c: ChunkRef, compressed: Uint8Array, here: boolean, urgent: boolean | (() => boolean)): Promise<Uint8Array | typeof STORED> {
     const { reader, decoders, cache, layerDigest } = this.opts;
     if (!decoders?.size) return reader.decodeChunk(c.file, c.index, compressed);
     const spec = c.file.chunks[c.index];
     const want = spec.chunkDigest ?? (c.file.chunks.length === 1 ? c.file.digest : undefined);
     const path = cache.memoryOnly ? undefined : cache.path(layerDigest, c);
-    const r = await decoders.decode({ kind: reader.compression, compressed, innerOffset: c.innerOffset, chunkSize: c.chunkSize, want, path });
+    const job = { kind: reader.compression, compressed, innerOffset: c.innerOffset, chunkSize: c.chunkSize, want, path };
+    const r = here ? runDecode({ ...job, id: 0 }) : await decoders.decode(job, urgent);
     if ("stored" in r) return STORED;
     // The cache's own write decides what a failed write means (disk full: memory only; else an error).
     if ("plain" in r) return r.plain;
@@ -259,6 +384,15 @@ export class LayerFetcher {
     throw new EstargzError(reader.layerDigest, c.file.name, `chunk ${c.index} (file offset ${c.chunkOffset}, blob offset ${c.offset}): ${r.error}`);
   }
 }
+
+type Settle = { resolve: () => void; reject: (e: Error) => void };
+
+/** Chunks up to this size (plain bytes) are decoded on the fetch thread. */
+const INLINE_DECODE_BYTES = 128 << 10;
+/** Decoding on the fetch thread yields to its event loop this often (ms). */
+const SLICE_MS = 2;
+
+const yieldNow = () => new Promise<void>((r) => setImmediate(r));
 
 const STORED = Symbol("stored");
 

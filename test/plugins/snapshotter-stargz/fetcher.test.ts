@@ -7,7 +7,7 @@ import { BlobSource } from "../../../plugins/snapshotter-stargz/blob-source.ts";
 import { ChunkCache } from "../../../plugins/snapshotter-stargz/cache.ts";
 import { buildEstargz, bytesSource, openEstargz } from "../../../plugins/snapshotter-stargz/estargz/index.ts";
 import { LayerFetcher } from "../../../plugins/snapshotter-stargz/fetcher.ts";
-import { DecodePool, serveDecodes } from "../../../plugins/snapshotter-stargz/decode-pool.ts";
+import { DecodePool, serveDecodes, type DecodeJob } from "../../../plugins/snapshotter-stargz/decode-pool.ts";
 import { buildChunkTable } from "../../../plugins/snapshotter-stargz/lazyfs/chunks.ts";
 import { removeTempDirs, tempDir } from "../../harness/temp-dir.ts";
 import { layerTar, noise } from "./helpers.ts";
@@ -17,8 +17,8 @@ afterAll(removeTempDirs);
 const DIGEST = `sha256:${"ab".repeat(32)}`;
 const big = noise(300_000, 5);
 
-async function setup(opts: { tamper?: (blob: Uint8Array) => void; minRequestBytes?: number; failFirst?: number; decoders?: number } = {}) {
-  const built = await buildEstargz(layerTar([{ name: "a", data: "alpha\n" }, { name: "b", data: "bravo\n" }, { name: "big", data: big }]), { chunkSize: 100_000 });
+async function setup(opts: { tamper?: (blob: Uint8Array) => void; minRequestBytes?: number; failFirst?: number; decoders?: number; holdFirst?: Promise<void> } = {}) {
+  const built = await buildEstargz(layerTar([{ name: "a", data: "alpha\n" }, { name: "b", data: "bravo\n" }, { name: "big", data: big }, { name: "c", data: "charlie\n" }]), { chunkSize: 100_000 });
   const blob = built.blob!;
   const served = new Uint8Array(blob);
   opts.tamper?.(served);
@@ -27,6 +27,7 @@ async function setup(opts: { tamper?: (blob: Uint8Array) => void; minRequestByte
   const client = {
     async fetchBlobRange(_repo: unknown, _digest: string, ranges: ByteRange[]) {
       requests.push(ranges);
+      if (requests.length === 1 && opts.holdFirst) await opts.holdFirst;
       await Bun.sleep(5);
       if (failures-- > 0) throw new Error("connection refused");
       return ranges.map((r) => served.slice(r.offset, r.offset + r.length));
@@ -74,7 +75,8 @@ describe("LayerFetcher", () => {
     const g = await setup({ minRequestBytes: 50_000 });
     await g.fetcher.ensure(g.ids("a"));
     expect(g.requests).toHaveLength(1);
-    expect(g.fetcher.isCached(g.ids("b")[0])).toBe(true); // came along in the same request
+    await g.fetcher.ensure(g.ids("b")); // came along in the same request (decoded after "a")
+    expect(g.requests).toHaveLength(1);
     expect(g.fetcher.isCached(g.ids("big")[0])).toBe(false); // would pass 50,000 bytes
   });
 
@@ -92,6 +94,50 @@ describe("LayerFetcher", () => {
     await t.fetcher.ensure([t.ids("big")[0]]);
   });
 
+  test("a read is answered once its own chunk is cached: the neighbours its request grew over are decoded after", async () => {
+    const t = await setup({ minRequestBytes: 50_000, decoders: 2 });
+    const [a] = t.ids("a");
+    const [b] = t.ids("b");
+    await t.fetcher.ensure([a]);
+    expect(t.fetcher.isCached(a)).toBe(true);
+    expect(t.fetcher.isCached(b)).toBe(false); // fetched in the same request, decoded next
+    expect(t.fetcher.isInflight(b)).toBe(true);
+    await t.fetcher.ensure([b]);
+    expect(t.requests).toHaveLength(1);
+  });
+
+  test("speculative fetches leave the last network slot to reads; a read of a chunk one waits to fetch moves it up, still one request", async () => {
+    let release!: () => void;
+    const t = await setup({ holdFirst: new Promise<void>((r) => (release = r)) });
+    const [b0] = t.ids("big");
+    const [c] = t.ids("c");
+    const first = t.fetcher.ensure([b0], { urgent: false, exact: true }); // holds one of the two slots
+    const guess = t.fetcher.ensure([c], { urgent: false, speculative: true, exact: true });
+    await Bun.sleep(30);
+    expect(t.requests).toHaveLength(1); // the speculative one waits: one slot stays free for reads
+    expect(t.fetcher.isInflight(c)).toBe(true);
+    await t.fetcher.ensure([c]); // a read joins it: it goes out in the free slot now
+    expect(t.requests).toHaveLength(2);
+    expect(t.fetcher.isCached(b0)).toBe(false); // the first request is still held
+    release();
+    await Promise.all([first, guess]);
+    expect(t.requests).toHaveLength(2);
+  });
+
+  test("following(): the uncached, unclaimed chunks within a byte budget after a chunk, up to a big file", async () => {
+    const t = await setup();
+    const [a] = t.ids("a");
+    const [b] = t.ids("b");
+    const bigIds = t.ids("big");
+    const [c] = t.ids("c");
+    expect(t.fetcher.following(a, 1 << 20, 1 << 20)).toEqual([b, ...bigIds, c]);
+    expect(t.fetcher.following(a, 1 << 20, 100_000)).toEqual([b]); // stops at the 300 kB file
+    expect(t.fetcher.following(a, t.table.chunks[b].compressedEnd - t.table.chunks[a].compressedEnd, 1 << 20)).toEqual([b]);
+    expect(t.fetcher.following(a, 0, 1 << 20)).toEqual([]);
+    await t.fetcher.ensure([b]);
+    expect(t.fetcher.following(a, 1 << 20, 1 << 20)).toEqual([...bigIds, c]);
+  });
+
   test("[slow] failed requests are retried with backoff until the deadline", async () => {
     const t = await setup({ failFirst: 2 });
     await t.fetcher.ensure(t.ids("a"));
@@ -102,5 +148,35 @@ describe("LayerFetcher", () => {
     expect(Date.now() - started).toBeLessThan(3000);
     expect(err?.message).toContain("connection refused");
     expect(err?.message).toContain(DIGEST);
+  });
+});
+
+describe("DecodePool", () => {
+  test("at most two jobs per decoder; a read's job, then a background job a read came to wait for, go ahead of queued background work", async () => {
+    const ch = new MessageChannel();
+    const held: DecodeJob[] = [];
+    ch.port1.onmessage = (e) => held.push(e.data as DecodeJob);
+    const pool = new DecodePool([ch.port2]);
+    const job = (n: number) => ({ kind: "gzip" as const, compressed: new Uint8Array(1), innerOffset: 0, chunkSize: n, want: undefined });
+    let awaited = false;
+    const all = [pool.decode(job(1), false), pool.decode(job(2), false), pool.decode(job(3), false), pool.decode(job(4), () => awaited), pool.decode(job(5), true)];
+    const answered = new Set<number>();
+    const answer = async () => {
+      const next = held.find((j) => !answered.has(j.id))!;
+      answered.add(next.id);
+      ch.port1.postMessage({ id: next.id, error: "x" });
+      await Bun.sleep(10);
+    };
+    await Bun.sleep(10);
+    expect(held.map((j) => j.chunkSize)).toEqual([1, 2]);
+    expect(pool.queued).toBe(3);
+    await answer();
+    expect(held.map((j) => j.chunkSize)).toEqual([1, 2, 5]); // the read's job first
+    awaited = true;
+    await answer();
+    expect(held.map((j) => j.chunkSize)).toEqual([1, 2, 5, 4]); // then the one a read waits for
+    for (let i = 0; i < 3; i++) await answer();
+    expect(held.map((j) => j.chunkSize)).toEqual([1, 2, 5, 4, 3]);
+    expect((await Promise.all(all)).every((r) => "error" in r)).toBe(true);
   });
 });

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { backgroundFetch, DemandTracker } from "../../../plugins/snapshotter-stargz/prefetch.ts";
+import { backgroundFetch, DemandTracker, NeighbourFetch } from "../../../plugins/snapshotter-stargz/prefetch.ts";
 import type { LayerFetcher } from "../../../plugins/snapshotter-stargz/fetcher.ts";
 
 test("DemandTracker is quiet only when no demand runs and the last ended silenceMs ago", async () => {
@@ -71,4 +71,50 @@ test("background fetch waits for quiet before every request and stops when told"
   await bg2;
   expect(log2).toEqual([]);
   void hold;
+});
+
+test("NeighbourFetch: after a lone miss the base window; misses walking forward double it up to the max; at most two at once, the latest misses queued", async () => {
+  // 1,000 chunks of 1,000 bytes; following() takes whatever lies inside the window.
+  const chunks = Array.from({ length: 1000 }, (_, id) => ({ id, offset: id * 1000, compressedEnd: id * 1000 + 1000 }));
+  const calls: { after: number; window: number }[] = [];
+  const gates: (() => void)[] = [];
+  const fetcher = {
+    chunks,
+    following: (id: number, bytes: number) => chunks.filter((c) => c.offset >= chunks[id].compressedEnd && c.compressedEnd - chunks[id].compressedEnd <= bytes).map((c) => c.id),
+    ensure: (_ids: number[], how?: { speculative?: boolean }) => {
+      expect(how?.speculative).toBe(true);
+      return new Promise<void>((r) => gates.push(r));
+    },
+  } as unknown as LayerFetcher;
+  const n = new NeighbourFetch(fetcher, { baseBytes: 10_000, maxBytes: 40_000, bigFileBytes: 1 << 20, stopped: () => false, onFetch: (after, _ids, window) => calls.push({ after, window }) });
+  const settle = async () => {
+    gates.splice(0).forEach((g) => g());
+    await Bun.sleep(1);
+  };
+  n.missed([0]);
+  expect(calls).toEqual([{ after: 0, window: 10_000 }]);
+  await settle();
+  n.missed([11]); // just past the first neighbourhood (chunks 1-10): the reader walks on
+  await settle();
+  n.missed([32]);
+  await settle();
+  n.missed([73]);
+  await settle();
+  n.missed([114]);
+  await settle();
+  expect(calls.map((c) => c.window)).toEqual([10_000, 20_000, 40_000, 40_000, 40_000]);
+  n.missed([600]); // elsewhere: a new run, base window
+  expect(calls.at(-1)).toEqual({ after: 600, window: 10_000 });
+  n.missed([800]);
+  n.missed([900]); // two on the way: queued
+  n.missed([950]);
+  expect(calls.map((c) => c.after)).toEqual([0, 11, 32, 73, 114, 600, 800]);
+  await settle();
+  expect(calls.map((c) => c.after).slice(7)).toEqual([950, 900]); // latest first
+  await settle();
+  await settle();
+  // A miss of several chunks counts from its last one.
+  n.missed([400, 402, 401]);
+  expect(calls.at(-1)).toEqual({ after: 402, window: 10_000 });
+  await settle();
 });
