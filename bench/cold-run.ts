@@ -21,6 +21,9 @@ export interface RunFigures {
   peak_rss_bytes: number;
   lazy_layers: number;
   pulled_layers: number;
+  /** Seconds from the child's spawn to each phase mark of it (core/progress/phases.ts); a mark
+   *  made more than once also has NAME:last. */
+  phases?: Record<string, number>;
 }
 
 /** How to start this edgebuild again: bun with the entry script it was started with, or the
@@ -35,6 +38,17 @@ export function writeContext(dir: string, w: Workload, ref: string): void {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'Dockerfile'), w.dockerfile(ref));
   for (const [name, text] of Object.entries(w.files)) writeFileSync(join(dir, name), text);
+}
+
+/** Seconds from `spawnedAt` (wall clock ms) to each mark; repeated marks also give NAME:last. */
+export function phaseSeconds(marks: Record<string, { first: number; last: number; count: number }>, spawnedAt: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  const s = (t: number) => Math.round(t - spawnedAt) / 1000;
+  for (const [name, m] of Object.entries(marks)) {
+    out[name] = s(m.first);
+    if (m.count > 1) out[`${name}:last`] = s(m.last);
+  }
+  return out;
 }
 
 /** Unmounts whatever a failed child left under `dir` (deepest first), so it can be removed. */
@@ -89,6 +103,7 @@ export async function coldRun(opts: {
       peak_rss_bytes: rss,
       lazy_layers: phases.lazy_layers,
       pulled_layers: phases.pulled_layers,
+      phases: phases.marks && { ...phaseSeconds(phases.marks, performance.timeOrigin + t0), exit: Math.round(total * 1000) / 1000 },
     };
   } finally {
     unmountUnder(run);

@@ -13,6 +13,7 @@ import { hostPlatform } from '../core/image/platform.ts';
 import { compileFilter } from '../plugins/frontend-dockerfile/dockerignore.ts';
 import type { Worker } from '../core/solver/worker.ts';
 import { RUN_MARKER } from './workloads.ts';
+import { phase, phaseMarks } from '../core/progress/phases.ts';
 
 export const RunSpecSchema = v.object({
   context: v.string(),
@@ -29,6 +30,8 @@ export const RunPhasesSchema = v.object({
   build_s: v.number(),
   lazy_layers: v.number(),
   pulled_layers: v.number(),
+  /** Phase marks of the child (core/progress/phases.ts): wall clock ms of first and last. */
+  marks: v.optional(v.record(v.string(), v.object({ first: v.number(), last: v.number(), count: v.number() }))),
 });
 export type RunPhases = v.InferOutput<typeof RunPhasesSchema>;
 
@@ -51,6 +54,7 @@ export async function runOne(specPath: string, ctx: CommandContext): Promise<num
   const spec = parsed.output;
   const host = await ctx.plugins();
   const base = await createLocalWorker(host, ctx.config, ctx.root, spec.snapshotter, ctx.signal);
+  phase('worker');
   const pulls: [number, number][] = [];
   const creates: [number, number][] = [];
   const runs: [number, number][] = [];
@@ -77,7 +81,10 @@ export async function runOne(specPath: string, ctx: CommandContext): Promise<num
         const watch = (c: Uint8Array) => {
           if (started !== undefined) return;
           seen = (seen + new TextDecoder().decode(c)).slice(-4096);
-          if (seen.includes(RUN_MARKER)) started = performance.now();
+          if (seen.includes(RUN_MARKER)) {
+            started = performance.now();
+            phase('run-marker');
+          }
         };
         try {
           return await base.executor.run({ ...req, stderr: (c) => (watch(c), req.stderr?.(c)) });
@@ -102,8 +109,10 @@ export async function runOne(specPath: string, ctx: CommandContext): Promise<num
       },
       { host, worker, progress: new ProgressStream(), hostPlatform: hostPlatform(), compileFilter, signal: ctx.signal },
     );
+    phase('build-done');
   } finally {
     await base.close();
+    phase('worker-closed');
   }
   const outcomes = (base.images as { outcomes?: { how: string }[] }).outcomes ?? [];
   const phases: RunPhases = {
@@ -113,6 +122,7 @@ export async function runOne(specPath: string, ctx: CommandContext): Promise<num
     build_s: (performance.now() - t0) / 1000,
     lazy_layers: outcomes.filter((o) => o.how === 'lazy').length,
     pulled_layers: outcomes.filter((o) => o.how === 'pulled').length,
+    marks: phaseMarks(),
   };
   writeFileSync(spec.result, JSON.stringify(phases));
   return 0;

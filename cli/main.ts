@@ -8,6 +8,7 @@ import { PluginHost } from '../core/plugin/host.ts';
 import { builtinPlugins } from '../plugins/builtin.ts';
 import { UserError, type CommandContext } from './command.ts';
 import { commands } from './commands/index.ts';
+import { formatPhases, phase } from '../core/progress/phases.ts';
 import pkg from '../package.json' with { type: 'json' };
 
 export const VERSION: string = pkg.version;
@@ -75,6 +76,7 @@ function usage(): string {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  phase('main');
   const out = (l: string) => process.stdout.write(l + '\n');
   const err = (l: string) => process.stderr.write(l + '\n');
   let debug = argv.includes('--debug');
@@ -106,6 +108,7 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     const loaded = loadConfig(globals.config ?? process.env.EDGEBUILD_CONFIG);
+    phase('config');
     for (const w of loaded.warnings) err(`edgebuild: warning: ${w}`);
     const root = globals.root ?? process.env.EDGEBUILD_ROOT ?? loaded.config.root ?? defaultRoot();
     const ctx: CommandContext = {
@@ -124,6 +127,7 @@ export async function main(argv: string[]): Promise<number> {
           for (const reg of builtinPlugins) host.register(reg);
           await host.loadExternal();
           await host.init();
+          phase('plugins');
         }
         return host;
       },
@@ -143,6 +147,10 @@ export async function main(argv: string[]): Promise<number> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     await host?.close();
+    if (process.env.EDGEBUILD_PHASES) {
+      phase('closed');
+      for (const l of formatPhases()) err(l);
+    }
   }
 }
 

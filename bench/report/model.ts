@@ -71,6 +71,9 @@ export interface BenchReport {
 function pick(rows: Figures[], f: (xs: number[]) => number): Figures {
   const out = {} as Figures;
   for (const k of FIGURE_KEYS) out[k] = f(rows.map((r) => r[k]));
+  // Phase marks seen in every run (child processes of bench __run).
+  const names = rows.length && rows.every((r) => r.phases) ? Object.keys(rows[0].phases!).filter((n) => rows.every((r) => n in r.phases!)) : [];
+  if (names.length) out.phases = Object.fromEntries(names.map((n) => [n, f(rows.map((r) => r.phases![n]))]));
   return out;
 }
 

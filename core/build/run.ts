@@ -25,6 +25,7 @@ import { isAccessRecorder, type LayerAccesses } from '../snapshot/types.ts';
 import { layerAccessKey } from '../solver/solver.ts';
 import { LocalAccessRecorder } from './record-local.ts';
 import type { LayerRecord } from '../solver/worker.ts';
+import { phase } from '../progress/phases.ts';
 
 export interface OutputSpec {
   type: string;
@@ -133,11 +134,14 @@ export async function runBuild(req: BuildRequest, svc: BuildServices): Promise<B
     signal: svc.signal,
     compileFilter: svc.compileFilter,
   });
+  phase('solve-start');
   const result = await solver.solve().finally(() => localRecorder?.close());
+  phase('solved');
   if (result.kind !== 'fs') throw new Error('build result is a local source, not a filesystem');
   const exports: BuildOutcome['exports'] = [];
   // Hoisted below: exporters read the mounted result, then cache export runs.
   if (exporters.length) await runExporters();
+  phase('exported');
   for (const spec of cacheExports) {
     if (spec.type === 'inline') continue;
     const note = await svc.progress.vertex(`export-cache-${spec.type}`, `exporting cache to ${spec.type === 'registry' ? spec.ref : spec.dest}`, (p) =>

@@ -18,6 +18,7 @@ import type { VertexProgress } from '../progress/events.ts';
 import type { Descriptor } from '../export/types.ts';
 import type { ImageInfo, ImageProvider, LayerRecord, UnpackedImage } from '../solver/worker.ts';
 import { formatBytes } from '../progress/plain.ts';
+import { phase } from '../progress/phases.ts';
 
 /** chainID(n) = sha256(chainID(n-1) + " " + diffID(n)), as in the OCI image spec. */
 export function chainIDs(diffIDs: string[]): string[] {
@@ -51,9 +52,11 @@ export class RegistryImageProvider implements ImageProvider {
   async resolve(refText: string, platform: Platform): Promise<ImageInfo> {
     const ref = parseReference(refText);
     const resolved = await resolveImage(this.client, ref, platform);
+    phase('manifest');
     const cfgDesc = resolved.manifest.config;
     await this.store.ingest({ digest: cfgDesc.digest, size: cfgDesc.size }, async () => [await this.client.fetchBlob(ref, cfgDesc.digest)]);
     const config = parseImageConfig(await this.store.read(cfgDesc.digest), cfgDesc.digest) as Record<string, any>;
+    phase('image-config');
     const actual = resolved.index ? resolved.platform : checkConfigPlatform(formatReference(ref), platform, config as any, false);
     const diffIDs: string[] = config.rootfs?.diff_ids ?? [];
     if (diffIDs.length !== resolved.manifest.layers.length) {
@@ -113,6 +116,7 @@ export class RegistryImageProvider implements ImageProvider {
   }
 
   private async unpackInOrder(img: ImageInfo, progress?: VertexProgress, signal?: AbortSignal): Promise<UnpackedImage> {
+    phase('unpack-start');
     const diffIDs: string[] = img.config.rootfs?.diff_ids ?? [];
     const chains = chainIDs(diffIDs);
     const ref = parseReference(img.ref);
@@ -145,6 +149,7 @@ export class RegistryImageProvider implements ImageProvider {
         }
       }
       this.outcomes.push(outcome);
+      phase('layer-ready');
       layers.push({ snapshot: key, parent, diffID: diffIDs[i], existing: { descriptor: desc, repository: img.repository, imageRef: img.ref } });
       parent = key;
     }
