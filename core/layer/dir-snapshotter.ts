@@ -106,6 +106,24 @@ export class DirSnapshotter implements LayerSnapshotter {
     });
   }
 
+  /**
+   * Commits an active snapshot that was prepared without a parent as a child of `parent`. Only
+   * for a driver whose fs holds the layer's own changes (overlay): the fs is the same whatever
+   * lies below, so a layer can be filled (or lazily mounted) before its parent exists.
+   */
+  async commitOnto(name: string, key: string, parent: string | undefined, opts?: PrepareOptions): Promise<void> {
+    if (this.driver.applyMode !== 'overlay') throw new Error(`snapshot ${JSON.stringify(key)}: only layer-diff (overlay) snapshots can be committed onto another parent`);
+    await this.store.update((snaps) => {
+      const s = this.store.require(key, ['active']);
+      if (s.parent !== undefined) throw new Error(`snapshot ${JSON.stringify(key)} already has parent ${JSON.stringify(s.parent)}`);
+      if (this.store.get(name)) throw new Error(`snapshot ${JSON.stringify(name)} already exists`);
+      this.store.chain(parent); // the parent must exist and be committed
+      delete snaps[key];
+      const { [OWNER_LABEL]: _owner, ...labels } = { ...s.labels, ...opts?.labels };
+      snaps[name] = { ...s, kind: 'committed', ...(parent !== undefined ? { parent } : {}), labels };
+    });
+  }
+
   async remove(key: string): Promise<void> {
     const id = await this.store.update((snaps) => {
       const s = this.store.require(key);

@@ -24,6 +24,11 @@ const MetaSchema = v.object({
 export type SnapshotRecord = v.InferOutput<typeof RecordSchema>;
 type Meta = v.InferOutput<typeof MetaSchema>;
 
+/** The committed records, as text: equal before and after a change that touched none of them. */
+function committedState(snaps: Record<string, SnapshotRecord>): string {
+  return JSON.stringify(Object.entries(snaps).filter(([, s]) => s.kind === 'committed'));
+}
+
 export class SnapshotStore {
   private meta: Meta;
   private queue: Promise<unknown> = Promise.resolve();
@@ -87,12 +92,15 @@ export class SnapshotStore {
     for (const d of readdirSync(this.snapshotsDir)) if (!known.has(d)) rmSync(join(this.snapshotsDir, d), { recursive: true, force: true });
   }
 
-  private save(): void {
+  /** Writes the metadata (temp file + rename). `durable`: fsync first, for changes to committed
+   *  snapshots. Active and view records need no sync: losing one in a crash loses nothing, since
+   *  the next start removes the work of a dead process and dirs no record names anyway. */
+  private save(durable = true): void {
     const tmp = `${this.file}.tmp`;
     const fd = openSync(tmp, 'w', 0o600);
     try {
       writeSync(fd, JSON.stringify(this.meta, null, 1));
-      fsyncSync(fd);
+      if (durable) fsyncSync(fd);
     } finally {
       closeSync(fd);
     }
@@ -100,14 +108,15 @@ export class SnapshotStore {
   }
 
   /** Runs `fn` on the current metadata with no other change in between (in this or another
-   *  process); saves if it returns normally. */
+   *  process); saves if it returns normally (synced to disk when a committed snapshot changed). */
   update<T>(fn: (snapshots: Record<string, SnapshotRecord>, allocId: () => number) => T): Promise<T> {
     const run = async () =>
       this.locked(() => {
         this.meta = this.load();
         try {
+          const before = committedState(this.meta.snapshots);
           const out = fn(this.meta.snapshots, () => this.meta.nextId++);
-          this.save();
+          this.save(committedState(this.meta.snapshots) !== before);
           return out;
         } catch (e) {
           this.meta = this.load(); // drop a half-made change
