@@ -27,6 +27,35 @@ describe('plugin host', () => {
     expect(host.get<{ runc: { name: string }; auth: number }>('snapshotter.stargz')).toEqual({ runc: { name: 'runc' }, auth: 1 });
   });
 
+  test('independent plugins initialise at the same time; a plugin waits for what it requires; close goes in reverse', async () => {
+    const events: string[] = [];
+    let bStarted!: () => void;
+    const bStart = new Promise<void>((r) => (bStarted = r));
+    const closer = (name: string) => ({ close: () => void events.push(`close ${name}`) });
+    const regs: PluginRegistration<any, any>[] = [
+      {
+        kind: 'snapshotter',
+        id: 'a',
+        // Finishes only once b has started: sequential inits would time out here.
+        init: async () => {
+          events.push('start a');
+          await Promise.race([bStart, Bun.sleep(2000).then(() => Promise.reject(new Error('b did not start while a was initialising')))]);
+          events.push('end a');
+          return closer('a');
+        },
+      },
+      { kind: 'executor', id: 'b', init: async () => (events.push('start b'), bStarted(), await Bun.sleep(20), events.push('end b'), closer('b')) },
+      { kind: 'exporter', id: 'c', requires: ['snapshotter.a'], init: (ctx) => (events.push(`start c (a ${ctx.get('snapshotter.a') ? 'ready' : 'missing'})`), closer('c')) },
+    ];
+    const host = hostWith('', regs);
+    await host.init();
+    expect(host.list().map((s) => `${s.key}:${s.status}:${s.reason ?? ''}`)).toEqual(['executor.b:ok:', 'exporter.c:ok:', 'snapshotter.a:ok:']);
+    expect(events).toEqual(['start a', 'start b', 'end a', 'start c (a ready)', 'end b']);
+    events.length = 0;
+    await host.close();
+    expect(events).toEqual(['close b', 'close c', 'close a']);
+  });
+
   test('a failing or disabled plugin is reported and the rest keep working', async () => {
     const host = hostWith('', [
       { kind: 'snapshotter', id: 'stargz', init: () => { throw new PluginDisabled('/dev/fuse is missing'); } },
