@@ -11,6 +11,7 @@ import { buildSpec, type OciMount } from './spec.ts';
 import { ownerAlive, writeOwner } from './owner.ts';
 import { recordStubs, removeStubs } from './stubs.ts';
 import { resolveUser } from './user.ts';
+import { phase } from '../../core/progress/phases.ts';
 
 export interface RuncExecutorOptions {
   runc: string;
@@ -48,6 +49,7 @@ export class RuncExecutor implements Executor {
 
   async run(req: ExecRequest): Promise<ExecResult> {
     req.signal?.throwIfAborted();
+    phase('exec-start');
     const root = req.mounts[0];
     if (!root || root.destination !== '/') throw new Error('exec: the first mount must be the rootfs ("/")');
     if (req.args.length === 0) throw new Error('exec: no command given');
@@ -60,12 +62,16 @@ export class RuncExecutor implements Executor {
     let failed = false;
     try {
       await mountAll(root.mounts, rootfs);
-      const user = resolveUser(rootfs, req.user);
+      // /etc/passwd and /etc/group may come over the network (lazy base image): read while the
+      // rest of the bundle is set up.
+      const userLookup = resolveUser(rootfs, req.user);
+      userLookup.catch(() => {});
       // WORKDIR is absolute inside the container; a relative one counts from "/".
       const cwd = posix.join('/', req.cwd || '/');
       if (!root.readonly) mkdirSync(resolveInRoot(rootfs, cwd, true), { recursive: true, mode: 0o755 });
       const hostname = req.hostname ?? this.opts.defaultHostname ?? 'edgebuild';
       const mounts = await this.prepareMounts(req, bundle, hostname);
+      const user = await userLookup;
       stubs = recordStubs(rootfs, [...mounts.map((m) => m.destination), ...(req.tmpfs ?? []).map((t) => t.destination)]);
       const spec = buildSpec({ req: { ...req, cwd }, user, rootfs, readonlyRoot: !!root.readonly, hostname, mounts });
       writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec, null, 1));
@@ -78,6 +84,7 @@ export class RuncExecutor implements Executor {
       await this.cleanup(id, bundle, stubs).catch((e) => {
         if (!failed) throw e;
       });
+      phase('exec-done');
     }
   }
 
@@ -121,6 +128,7 @@ export class RuncExecutor implements Executor {
 
   private async runContainer(id: string, bundle: string, req: ExecRequest): Promise<number> {
     const log = join(bundle, 'runc.log');
+    phase('runc-spawn');
     const proc = Bun.spawn([this.cli.binary, '--root', this.cli.stateDir, '--log', log, '--log-format', 'json', 'run', '--bundle', bundle, id], {
       stdin: 'ignore',
       stdout: 'pipe',
@@ -142,6 +150,7 @@ export class RuncExecutor implements Executor {
     req.signal?.addEventListener('abort', onAbort, { once: true });
     try {
       const [code] = await Promise.all([proc.exited, pump(proc.stdout, req.stdout), pump(proc.stderr, req.stderr)]);
+      phase('runc-exited');
       if (aborted) throw req.signal?.reason ?? new Error('exec aborted');
       if (code !== 0) {
         const errors = existsSync(log) ? runcErrors(readFileSync(log, 'utf8')) : [];
@@ -154,7 +163,9 @@ export class RuncExecutor implements Executor {
   }
 
   private async cleanup(id: string, bundle: string, stubs: ReturnType<typeof recordStubs>): Promise<void> {
-    await runcDelete(this.cli, id);
+    // `runc run` deletes its container when it exits; a container still in runc's state dir
+    // (runc killed, failed half-way, never started) is deleted here.
+    if (existsSync(join(this.cli.stateDir, id))) await runcDelete(this.cli, id);
     removeStubs(stubs);
     await unmountAll(bundle);
     // Never rm -rf through a mount that is still there: it would delete the snapshot's files.
@@ -169,7 +180,9 @@ export class RuncExecutor implements Executor {
   async cleanupStale(): Promise<string[]> {
     const ids = new Set<string>();
     const live = (id: string) => ownerAlive(join(this.bundlesDir, id));
-    for (const c of await runcList(this.cli)) {
+    // runc keeps a dir per container under its state dir: none there, nothing to ask runc about.
+    const containers = readdirSync(this.cli.stateDir).length ? await runcList(this.cli) : [];
+    for (const c of containers) {
       if (live(c.id)) continue;
       await runcKill(this.cli, c.id);
       if (!(await runcDelete(this.cli, c.id))) throw new Error(`runc --root ${this.cli.stateDir}: cannot delete stale container ${c.id}`);

@@ -11,26 +11,26 @@ writeFileSync(join(root, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/bash\napp:x:
 writeFileSync(join(root, 'etc/group'), 'root:x:0:\nstaff:x:50:app,other\napp:x:1000:\ndocker:x:999:app\n');
 
 describe('runc user resolution', () => {
-  test('names, ids and groups resolve from the rootfs files', () => {
-    expect(resolveUser(root, '')).toEqual({ uid: 0, gid: 0, additionalGids: [], home: '/root' });
-    expect(resolveUser(root, 'app')).toEqual({ uid: 1000, gid: 1000, additionalGids: [50, 999], home: '/home/app' });
-    expect(resolveUser(root, '1000')).toEqual({ uid: 1000, gid: 1000, additionalGids: [50, 999], home: '/home/app' });
-    expect(resolveUser(root, 'app:staff')).toEqual({ uid: 1000, gid: 50, additionalGids: [], home: '/home/app' });
-    expect(resolveUser(root, '4242:4343')).toEqual({ uid: 4242, gid: 4343, additionalGids: [], home: '/' });
+  test('names, ids and groups resolve from the rootfs files', async () => {
+    expect(await resolveUser(root, '')).toEqual({ uid: 0, gid: 0, additionalGids: [], home: '/root' });
+    expect(await resolveUser(root, 'app')).toEqual({ uid: 1000, gid: 1000, additionalGids: [50, 999], home: '/home/app' });
+    expect(await resolveUser(root, '1000')).toEqual({ uid: 1000, gid: 1000, additionalGids: [50, 999], home: '/home/app' });
+    expect(await resolveUser(root, 'app:staff')).toEqual({ uid: 1000, gid: 50, additionalGids: [], home: '/home/app' });
+    expect(await resolveUser(root, '4242:4343')).toEqual({ uid: 4242, gid: 4343, additionalGids: [], home: '/' });
   });
 
-  test('unknown names are a clear error', () => {
-    expect(() => resolveUser(root, 'ghost')).toThrow('unable to find user ghost: no matching entries in passwd file');
-    expect(() => resolveUser(root, 'app:ghosts')).toThrow('unable to find group ghosts: no matching entries in group file');
+  test('unknown names are a clear error', async () => {
+    await expect(resolveUser(root, 'ghost')).rejects.toThrow('unable to find user ghost: no matching entries in passwd file');
+    await expect(resolveUser(root, 'app:ghosts')).rejects.toThrow('unable to find group ghosts: no matching entries in group file');
   });
 
-  test('an /etc/passwd symlink pointing out of the rootfs is read inside it', () => {
+  test('an /etc/passwd symlink pointing out of the rootfs is read inside it', async () => {
     const evil = mkdtempSync(join(tmpdir(), 'eb-user-evil-'));
     try {
       mkdirSync(join(evil, 'etc'));
       symlinkSync('../../../../../../etc/os-release', join(evil, 'etc/passwd')); // the host's file must not be read
-      expect(() => resolveUser(evil, 'root')).toThrow('unable to find user root');
-      expect(resolveUser(evil, '0')).toEqual({ uid: 0, gid: 0, additionalGids: [], home: '/' });
+      await expect(resolveUser(evil, 'root')).rejects.toThrow('unable to find user root');
+      expect(await resolveUser(evil, '0')).toEqual({ uid: 0, gid: 0, additionalGids: [], home: '/' });
     } finally {
       rmSync(evil, { recursive: true, force: true });
     }
