@@ -20,7 +20,8 @@ export class ChunkClient {
   private readonly pool: Uint8Array[] = [];
   /** Chunks that came inline (memory-only mode). */
   private readonly inline: ByteLru<number>;
-  private readonly channel: BroadcastChannel;
+  /** Absent in a reader-thread instance (`listen` false): it never asks, only reads the disk cache. */
+  private readonly channel: BroadcastChannel | undefined;
   private readonly nonce = randomBytes(8).toString("hex");
   private nextId = 1;
   private readonly waiting = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
@@ -31,9 +32,15 @@ export class ChunkClient {
     private readonly init: LazyLayerInfo,
     /** The layer's chunk spans (ids as the fetch thread numbers them). */
     private readonly index: LayerIndex,
+    /**
+     * false for the FUSE reader thread's instance: its event loop does not run while it serves, so
+     * it must not subscribe to the channel (messages would pile up unread); it serves `readLocal` only.
+     */
+    listen = true,
   ) {
-    this.inline = new ByteLru(init.memoryCacheBytes);
+    this.inline = new ByteLru(listen ? init.memoryCacheBytes : 0);
     this.touched = new Uint8Array(index.chunkCount);
+    if (!listen) return;
     this.channel = new BroadcastChannel(init.channel);
     this.channel.onmessage = (e) => {
       const m = e.data as ChannelMessage;
@@ -71,6 +78,23 @@ export class ChunkClient {
     if (missing.length) {
       this.release(out);
       throw new Error(`chunk ${missing[0]} of layer ${this.init.layerDigest} was fetched but is neither cached on disk nor in memory`);
+    }
+    return out;
+  }
+
+  /**
+   * Bytes [from, to) when every chunk of `ids` is in the disk cache, at once; undefined otherwise,
+   * and also when this read should tell the fetch thread about a sequential reader (see touch()),
+   * so such reads go to a worker that can.
+   */
+  readLocal(ids: number[], from: number, to: number): Uint8Array | undefined {
+    if (this.hintDue(ids[ids.length - 1])) return undefined;
+    const out = this.buffer(to - from);
+    for (const id of ids) {
+      if (!this.fill(id, from, to, out)) {
+        this.release(out);
+        return undefined;
+      }
     }
     return out;
   }
@@ -132,12 +156,17 @@ export class ChunkClient {
    * sequential reader. (Reads served from disk never reach it otherwise.)
    */
   private touch(id: number): void {
-    if (this.touched[id]) return;
+    const due = this.hintDue(id);
     this.touched[id] = 1;
+    if (due) this.channel?.postMessage({ t: "fetch", w: this.nonce, id: 0, chunks: [id], hint: true } satisfies FetchRequest);
+  }
+
+  /** Reading from chunk `id` should start the fetch thread's readahead (first touch, next chunk absent). */
+  private hintDue(id: number): boolean {
+    if (this.touched[id]) return false;
     const { fileFirst } = this.index.cols;
     const sameFileNext = id + 1 < this.index.chunkCount && fileFirst[id + 1] === fileFirst[id];
-    if (this.init.readaheadChunks === 0 || fileFirst[id] === id || !sameFileNext || this.onDisk(id + 1)) return;
-    this.channel.postMessage({ t: "fetch", w: this.nonce, id: 0, chunks: [id], hint: true } satisfies FetchRequest);
+    return !(this.init.readaheadChunks === 0 || fileFirst[id] === id || !sameFileNext || this.onDisk(id + 1));
   }
 
   private ask(chunks: number[]): Promise<void> {
@@ -145,6 +174,7 @@ export class ChunkClient {
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
       const req: FetchRequest = { t: "fetch", w: this.nonce, id, chunks };
+      if (!this.channel) return reject(new Error("lazyfs/chunk-client.ts: the reader thread's instance cannot fetch"));
       this.channel.postMessage(req);
     });
   }

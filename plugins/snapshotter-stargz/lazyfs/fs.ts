@@ -12,23 +12,36 @@ class LazyFs extends IndexFs implements ReadOnlyFs {
   private readonly chunks: ChunkClient;
   private readonly init: LazyLayerInfo;
 
-  constructor(init: LazyFsInit) {
+  /** `inline`: the FUSE reader thread's instance (createInlineFs): reads from the disk cache only. */
+  constructor(init: LazyFsInit, inline = false) {
     const { index, ...info } = init;
     super(index, init.overlayXattrPrefix);
     this.init = info;
-    this.chunks = new ChunkClient(info, this.index);
+    this.chunks = new ChunkClient(info, this.index, !inline);
   }
 
-  async read(ino: bigint, offset: number, size: number): Promise<Uint8Array> {
+  /** Chunk ids holding [offset, end) of `ino` (end clipped to its size), or undefined when there is nothing to read. */
+  private span(ino: bigint, offset: number, size: number): { ids: number[]; end: number } | undefined {
     const i = this.at(ino);
     const c = this.index.cols;
     if ((c.mode[i] & S_IFMT) !== S_IFREG) throw new FsError(Errno.EISDIR);
     const end = Math.min(c.size[i], offset + size);
-    if (c.a1[i] === 0 || offset >= end) return new Uint8Array(0);
+    if (c.a1[i] === 0 || offset >= end) return undefined;
     const first = this.index.chunkAt(i, offset);
     const last = this.index.chunkAt(i, end - 1);
+    return { ids: Array.from({ length: last - first + 1 }, (_, k) => first + k), end };
+  }
+
+  readSync(ino: bigint, offset: number, size: number): Uint8Array | undefined {
+    const s = this.span(ino, offset, size);
+    return s ? this.chunks.readLocal(s.ids, offset, s.end) : new Uint8Array(0);
+  }
+
+  async read(ino: bigint, offset: number, size: number): Promise<Uint8Array> {
+    const s = this.span(ino, offset, size);
+    if (!s) return new Uint8Array(0);
     try {
-      return await this.chunks.read(Array.from({ length: last - first + 1 }, (_, k) => first + k), offset, end);
+      return await this.chunks.read(s.ids, offset, s.end);
     } catch (e) {
       // The main thread already logged the cause with the layer digest and file name.
       throw new FsError(Errno.EIO, `${this.init.layerDigest} ${this.pathOf(ino)}: ${(e as Error).message}`);
@@ -54,6 +67,12 @@ class LazyFs extends IndexFs implements ReadOnlyFs {
 
 export function createFs(init: unknown): ReadOnlyFs {
   return new LazyFs(init as LazyFsInit);
+}
+
+/** The FUSE reader thread's instance (fuse/types.ts InlineFsFactory): metadata from the shared
+ *  index, reads only when their chunks are in the disk cache; the rest goes to a handler worker. */
+export function createInlineFs(init: unknown): ReadOnlyFs {
+  return new LazyFs(init as LazyFsInit, true);
 }
 
 export default createFs;
