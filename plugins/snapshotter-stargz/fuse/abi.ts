@@ -78,10 +78,14 @@ export const InitFlag = {
   EXPORT_SUPPORT: 1n << 4n,
   DO_READDIRPLUS: 1n << 13n,
   READDIRPLUS_AUTO: 1n << 14n,
+  /** Kernel → server only: an OPEN answered ENOSYS means "no open state": no OPEN/RELEASE from then on. */
+  NO_OPEN_SUPPORT: 1n << 17n,
   PARALLEL_DIROPS: 1n << 18n,
   ABORT_ERROR: 1n << 21n,
   MAX_PAGES: 1n << 22n,
   CACHE_SYMLINKS: 1n << 23n,
+  /** Kernel → server only: the same for OPENDIR/RELEASEDIR. */
+  NO_OPENDIR_SUPPORT: 1n << 24n,
   EXPLICIT_INVAL_DATA: 1n << 25n,
   INIT_EXT: 1n << 30n,
   PASSTHROUGH: 1n << 37n,

@@ -27,6 +27,14 @@ export interface DispatcherHooks {
 export interface DispatcherConfig {
   options: FuseOptions;
   passthrough: boolean;
+  /**
+   * Answer OPEN ENOSYS when nothing needs it (no access recording, no passthrough, no fs.open):
+   * the kernel then opens files without asking and sends no RELEASE, with page cache kept
+   * ("zero-message open"); only when the kernel offers it (Negotiated.noOpen).
+   */
+  noOpen?: boolean;
+  /** The same for OPENDIR (Negotiated.noOpendir). */
+  noOpendir?: boolean;
 }
 
 /** Requests the kernel expects no answer to. */
@@ -224,6 +232,7 @@ export class Dispatcher {
       case Opcode.OPEN: {
         const flags = body.getUint32(0, true);
         if ((flags & O_ACCMODE) !== O_RDONLY) return errorReply(unique, Errno.EROFS);
+        if (this.config.noOpen && !this.config.passthrough && !this.hooks.onAccess && !this.fs.open) return errorReply(unique, Errno.ENOSYS);
         this.fs.open?.(nodeid);
         this.hooks.onAccess?.(nodeid, this.fs.pathOf?.(nodeid));
         const keep = this.config.options.keepCache ? FOPEN_KEEP_CACHE : 0;
@@ -235,6 +244,8 @@ export class Dispatcher {
       case Opcode.OPENDIR: {
         const attr = this.attrOf(nodeid);
         if ((attr.mode & S_IFMT) !== S_IFDIR) return errorReply(unique, Errno.ENOTDIR);
+        // The kernel's defaults without OPENDIR are these same flags (keep cache, cache dir).
+        if (this.config.noOpendir) return errorReply(unique, Errno.ENOSYS);
         return encodeOpenOut(unique, 0n, FOPEN_KEEP_CACHE | FOPEN_CACHE_DIR);
       }
       case Opcode.READDIR:

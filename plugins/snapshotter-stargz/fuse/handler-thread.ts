@@ -45,7 +45,7 @@ async function attach(msg: WorkerAttach): Promise<void> {
     // ENOENT: the kernel dropped the request (interrupted or aborted) before our answer.
     if (rc < 0 && -rc !== ENOENT) error(`fuse/handler-thread.ts: reply write failed: errno ${-rc}`);
   };
-  const dispatcher = new Dispatcher(fs, { options: msg.options, passthrough: msg.passthrough }, {
+  const dispatcher = new Dispatcher(fs, { options: msg.options, passthrough: msg.passthrough, noOpen: msg.noOpen, noOpendir: msg.noOpendir }, {
     reply: (message) => served.live && checkWrite(writeFd(msg.fd, message)),
     replyParts: (header, payload) => served.live && checkWrite(writevFd(msg.fd, header, payload)),
     onAccess: msg.recordAccess ? (ino, path) => post({ type: "access", mount: msg.mount, ino, path, at: Date.now() }) : undefined,

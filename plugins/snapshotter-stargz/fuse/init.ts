@@ -13,6 +13,10 @@ export interface Negotiated {
   flags: bigint;
   maxPages: number;
   passthrough: boolean;
+  /** The kernel can do without OPEN/RELEASE (an OPEN answered ENOSYS switches them off). */
+  noOpen: boolean;
+  /** The same for OPENDIR/RELEASEDIR. */
+  noOpendir: boolean;
 }
 
 const WANTED =
@@ -50,6 +54,10 @@ export function negotiate(kernel: InitIn, wantPassthrough: boolean): { out: Init
       // Backing files live on a plain local fs (depth 0); depth 1 leaves room for overlayfs above us.
       maxStackDepth: passthrough ? 1 : 0,
     },
-    negotiated: { minor, flags, maxPages, passthrough },
+    negotiated: {
+      minor, flags, maxPages, passthrough,
+      noOpen: (kernel.flags & InitFlag.NO_OPEN_SUPPORT) !== 0n,
+      noOpendir: (kernel.flags & InitFlag.NO_OPENDIR_SUPPORT) !== 0n,
+    },
   };
 }

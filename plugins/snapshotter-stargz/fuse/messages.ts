@@ -24,6 +24,8 @@ export interface ReaderStart {
     fsInit: unknown;
     options: FuseOptions;
     passthrough: boolean;
+    noOpen: boolean;
+    noOpendir: boolean;
     /** OPENs go to the workers (they report accesses, and their flush orders the reports). */
     forwardOpen: boolean;
   };
@@ -51,6 +53,9 @@ export interface WorkerAttach {
   fsInit: unknown;
   options: FuseOptions;
   passthrough: boolean;
+  /** Zero-message open in effect (DispatcherConfig.noOpen / noOpendir). */
+  noOpen: boolean;
+  noOpendir: boolean;
   counters: SharedArrayBuffer;
   port: MessagePort;
   recordAccess: boolean;

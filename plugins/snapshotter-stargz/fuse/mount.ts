@@ -6,8 +6,8 @@
 // its start-up time at each mount. The first `workers` of the pool serve a mount; the pool grows to
 // the largest `workers` asked, and a worker ends when its last mount detaches. Each mount keeps
 // its own reader thread (it blocks in read(2) on that mount's device).
-import { closeSync, openSync, statSync } from "node:fs";
-import { resolve } from "node:path";
+import { closeSync, openSync, readdirSync, statSync, type Dirent } from "node:fs";
+import { join, resolve } from "node:path";
 import { S_IFDIR } from "./abi.ts";
 import type { Negotiated } from "./init.ts";
 import { MNT_DETACH, MS_RDONLY, mount, umount2 } from "./libc.ts";
@@ -32,6 +32,7 @@ export const DEFAULT_FUSE_OPTIONS: FuseOptions = {
   keepCache: true,
   readAheadKb: 8192,
   passthrough: false,
+  zeroMessageOpen: true,
 };
 
 /** Mounts still attached: detached on process exit so a crash-free exit never leaves one behind. */
@@ -147,6 +148,37 @@ function flushWorker(pw: PoolWorker, onError: ((m: string) => void) | undefined)
   });
 }
 
+/**
+ * Opens and closes one regular file of a fresh zero-message-open mount, so the kernel learns right
+ * away that OPEN and FLUSH are not wanted (both answered ENOSYS). Until then every close(2) sends
+ * a FLUSH the kernel waits for uninterruptibly — a process SIGKILLed while holding a file of its
+ * own mount open would hang in exit, its server threads already gone. (Opened files otherwise get
+ * FOPEN_NOFLUSH, which zero-message open cannot carry.) A tree without regular files can never
+ * send a FLUSH.
+ */
+function primeNoOpen(mountpoint: string): void {
+  const dirs = [mountpoint];
+  for (let seen = 0; dirs.length && seen < 64; seen++) {
+    const dir = dirs.shift()!;
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      continue;
+    }
+    const file = entries.find((e) => e.isFile());
+    if (file) {
+      try {
+        closeSync(openSync(join(dir, file.name), "r"));
+        return;
+      } catch {
+        // unreadable (mode bits): try another
+      }
+    }
+    for (const e of entries) if (e.isDirectory()) dirs.push(join(dir, e.name));
+  }
+}
+
 function nextMessage<T extends { type: string }>(w: Worker, what: string): Promise<T> {
   return new Promise((res, rej) => {
     const onMessage = (e: MessageEvent<T>) => {
@@ -258,6 +290,9 @@ async function mountWith(
       });
     });
 
+    // Zero-message open: not while accesses are recorded or files are passed through (both need OPEN).
+    const noOpen = options.zeroMessageOpen && negotiated.noOpen && !handoff.recordAccess && !negotiated.passthrough;
+    const noOpendir = options.zeroMessageOpen && negotiated.noOpendir;
     const ports: MessagePort[] = [];
     handlers = poolWorkers(workerCount);
     await Promise.all(handlers.map((pw, i) => {
@@ -267,7 +302,7 @@ async function mountWith(
         pw.mounts.set(id, { onAccess, onError, attach: { resolve, reject } });
         post(pw, {
           type: "attach", mount: id, index: i, fd, fsModule, fsInit: handoff.fsInit, options,
-          passthrough: negotiated.passthrough, counters, port: channel.port2, recordAccess: handoff.recordAccess,
+          passthrough: negotiated.passthrough, noOpen, noOpendir, counters, port: channel.port2, recordAccess: handoff.recordAccess,
         }, [channel.port2]);
       }).then(() => {
         const a = pw.mounts.get(id);
@@ -276,10 +311,11 @@ async function mountWith(
         throw new Error(`fuse/mount.ts: handler worker ${i} could not load ${fsModule}: ${e.message}`);
       });
     }));
-    const inline = { fsModule, fsInit: handoff.fsInit, options, passthrough: negotiated.passthrough, forwardOpen: handoff.recordAccess };
+    const inline = { fsModule, fsInit: handoff.fsInit, options, passthrough: negotiated.passthrough, noOpen, noOpendir, forwardOpen: handoff.recordAccess };
     reader.postMessage({ type: "start", ports, inline } satisfies ReaderStart, ports);
     handoff.fsInit = undefined;
     const answersInline = await started;
+    if (noOpen) primeNoOpen(mountpoint);
     if (options.readAheadKb > 0 && dev) setReadAhead(dev, options.readAheadKb, onError);
 
     return {

@@ -74,7 +74,7 @@ async function inlineDispatcher(init: ReaderInit, spec: NonNullable<ReaderStart[
     // ENOENT: the kernel dropped the request (interrupted or aborted) before our answer.
     if (rc < 0 && rc !== -Errno.ENOENT) post({ type: "error", message: `fuse/reader-thread.ts: reply write failed: errno ${-rc}` });
   };
-  return new Dispatcher(fs, { options: spec.options, passthrough: spec.passthrough }, {
+  return new Dispatcher(fs, { options: spec.options, passthrough: spec.passthrough, noOpen: spec.noOpen, noOpendir: spec.noOpendir }, {
     reply: (message) => checkWrite(writeFd(init.fd, message)),
     replyParts: (header, payload) => checkWrite(writevFd(init.fd, header, payload)),
     onError: (message) => post({ type: "error", message }),

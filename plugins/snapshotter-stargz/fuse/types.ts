@@ -121,6 +121,12 @@ export interface FuseOptions {
   readAheadKb: number;
   /** Negotiate FUSE_PASSTHROUGH and use `fs.backingFile` for files already on local disk. */
   passthrough: boolean;
+  /**
+   * Zero-message open where the kernel offers it: OPEN and OPENDIR are answered ENOSYS once and the
+   * kernel stops sending them and their RELEASEs (two round trips less per file). Not used while
+   * accesses are recorded or with passthrough, which need OPEN. Default true.
+   */
+  zeroMessageOpen: boolean;
 }
 
 export interface AccessRecord {

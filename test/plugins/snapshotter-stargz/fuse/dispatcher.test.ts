@@ -66,6 +66,23 @@ function setup(options = DEFAULT_FUSE_OPTIONS, inline = false) {
 }
 
 describe("FUSE dispatcher", () => {
+  test("zero-message open: OPEN and OPENDIR are ENOSYS unless accesses are recorded", () => {
+    const opened = (noOpen: boolean, record: boolean) => {
+      const replies: number[] = [];
+      const fs = createFs({ entries: SAMPLE });
+      const d = new Dispatcher(fs, { options: DEFAULT_FUSE_OPTIONS, passthrough: false, noOpen, noOpendir: noOpen }, {
+        reply: (m) => replies.push(-new DataView(m.buffer, m.byteOffset).getInt32(4, true) || 0),
+        onAccess: record ? () => {} : undefined,
+      });
+      d.handle(request(Opcode.OPEN, 2n, fields(["u32", 0], ["u32", 0])));
+      d.handle(request(Opcode.OPENDIR, 1n, fields(["u32", 0], ["u32", 0])));
+      return replies;
+    };
+    expect(opened(true, false)).toEqual([Errno.ENOSYS, Errno.ENOSYS]);
+    expect(opened(true, true)).toEqual([0, Errno.ENOSYS]); // recording needs every OPEN
+    expect(opened(false, false)).toEqual([0, 0]);
+  });
+
   test("handleNow answers what needs no waiting and hands back slow reads, INTERRUPT and recorded OPENs", () => {
     const { d, ino, replies } = setup(DEFAULT_FUSE_OPTIONS, true);
     const etc = ino(1n, "etc");

@@ -34,3 +34,24 @@ describe.skipIf(!isRoot)("FUSE reader thread answering inline", () => {
     }, { fsInit: init, fsModule: MEMFS_MODULE });
   });
 });
+
+describe.skipIf(!isRoot)("FUSE zero-message open", () => {
+  const many = [
+    { path: "/d", type: "dir" as const },
+    ...Array.from({ length: 20 }, (_, i) => ({ path: `/d/f${i}`, type: "file" as const, content: { kind: "text" as const, text: `file ${i}\n` } })),
+  ];
+  const catAll = async (zeroMessageOpen: boolean) =>
+    withMount(many, async (m, mnt) => {
+      const before = m.stats().requests; // priming (zero-message open) already happened at mount
+      const out = await sh(`cat '${mnt}'/d/f*`);
+      expect(out.stdout.split("\n").filter(Boolean)).toHaveLength(20);
+      return m.stats().requests - before;
+    }, { options: { zeroMessageOpen } });
+
+  test("[slow] files open without OPEN/RELEASE round trips, and the bytes are the same", async () => {
+    const withOpen = await catAll(false);
+    const without = await catAll(true);
+    // OPEN + RELEASE per file (FLUSH is off in both: NOFLUSH, or ENOSYS at the priming open).
+    expect(withOpen - without).toBeGreaterThanOrEqual(40);
+  });
+});
