@@ -13,8 +13,9 @@ import { TOC_DIGEST_ANNOTATION } from "./estargz/index.ts";
 import { cleanupStaleMounts } from "./fuse/mountinfo.ts";
 import type { StargzConfig } from "./config.ts";
 import { FetchThread } from "./fetch-thread.ts";
-import { LazyLayer, type LayerStatus, type OpenedLayer } from "./lazy-layer.ts";
+import { LazyLayer, type LayerStatus } from "./lazy-layer.ts";
 import { layerCacheDir } from "./lazyfs/chunks.ts";
+import { phase } from "../../core/progress/phases.ts";
 
 /** Labels a remote snapshot carries: enough to mount it again after a restart. */
 export const REMOTE_LABEL = "containerd.io/snapshot/remote";
@@ -45,8 +46,9 @@ export class StargzSnapshotter implements RemoteSnapshotter, LayerSnapshotter, A
   /** Mounted lazy layers by snapshot key. */
   private readonly layers = new Map<string, LazyLayer>();
   private readonly mounting = new Map<string, Promise<LazyLayer>>();
-  /** Layers opened ahead of their mount by warmRemote(), by blob digest. */
-  private readonly warm = new Map<string, { opened: Promise<OpenedLayer>; expectedTocDigest: string | undefined }>();
+  /** Layers mounted ahead of prepareRemote() by warmRemote(), by blob digest: each in an active
+   *  snapshot of its own without a parent, committed onto its parent when prepared. */
+  private readonly staged = new Map<string, { staged: Promise<Staged>; expectedTocDigest: string | undefined }>();
   /** Active access recordings: layer digest → paths opened (insertion order = first open). */
   private readonly recordings = new Set<Map<string, Set<string>>>();
   private readonly log: (m: string) => void;
@@ -69,11 +71,14 @@ export class StargzSnapshotter implements RemoteSnapshotter, LayerSnapshotter, A
     return join(this.dirs.store.dir(this.dirs.store.require(key).id), "fs");
   }
 
-  /** Mounts every remote snapshot in `parent`'s chain that is not mounted yet (after a restart). */
+  /** Mounts every remote snapshot in `parent`'s chain that is not mounted yet (after a restart).
+   *  Each lazy layer is a FUSE mount of its own: they all mount at once. */
   private async ensureChain(parent: string | undefined): Promise<void> {
-    for (let k = parent; k !== undefined; k = this.dirs.store.get(k)?.parent) {
-      if (this.isRemote(k)) await this.ensureMounted(k);
-    }
+    const remote: string[] = [];
+    for (let k = parent; k !== undefined; k = this.dirs.store.get(k)?.parent) if (this.isRemote(k)) remote.push(k);
+    const results = await Promise.allSettled(remote.map((k) => this.ensureMounted(k)));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed) throw failed.reason;
   }
 
   private ensureMounted(key: string): Promise<LazyLayer> {
@@ -109,44 +114,58 @@ export class StargzSnapshotter implements RemoteSnapshotter, LayerSnapshotter, A
   }
 
   /**
-   * Starts opening every given layer at once — footer and TOC fetched and verified, prefetch of
-   * the prioritized files begun — ahead of prepareRemote(), which mounts layers one after the
-   * other (each on its parent). An image's layers then cost one round of TOC requests instead of
-   * one per layer, and their prefetches share the network from the start. A layer opened here
-   * and never prepared is closed with the snapshotter. Layers without a TOC digest are left alone
-   * (prepareRemote refuses them unless verification is off).
+   * Starts mounting every given layer at once — footer and TOC fetched and verified, prefetch of
+   * the prioritized files begun, FUSE mounted — ahead of prepareRemote(), which is called layer
+   * by layer on each one's parent. Each lazy layer is a FUSE mount of its own that does not need
+   * the layers below it, so it goes into an active snapshot without a parent and is committed
+   * onto its parent when prepared. An image's layers then cost one round of TOC requests and one
+   * mount time instead of one per layer. A layer mounted here and never prepared is unmounted
+   * and removed with the snapshotter. Layers without a TOC digest are left alone (prepareRemote
+   * refuses them unless verification is off).
    */
   warmRemote(layers: RemoteLayer[]): void {
     if (this.closed) return;
     for (const layer of layers) {
       const digest = layer.descriptor.digest;
       const expectedTocDigest = this.expectedToc(layer);
-      if (this.warm.has(digest) || (!expectedTocDigest && !this.opts.config.disable_verification)) continue;
-      const opened = findCredential(this.opts.credentials ?? [], layer.registry).then((credential) =>
-        LazyLayer.open({ layer, credential, expectedTocDigest, fetchThread: this.fetcher() }),
-      );
-      opened.catch(() => {}); // a failure surfaces in prepareRemote, which falls back to a pull
-      this.warm.set(digest, { opened, expectedTocDigest });
+      if (this.staged.has(digest) || (!expectedTocDigest && !this.opts.config.disable_verification)) continue;
+      const staged = this.stage(layer, expectedTocDigest);
+      staged.catch(() => {}); // a failure surfaces in prepareRemote, which falls back to a pull
+      this.staged.set(digest, { staged, expectedTocDigest });
+    }
+  }
+
+  /** Mounts `layer` in a new active snapshot without a parent; on failure nothing is left. */
+  private async stage(layer: RemoteLayer, expectedTocDigest: string | undefined): Promise<Staged> {
+    const tmpKey = `remote-${randomBytes(6).toString("hex")} ${layer.descriptor.digest}`;
+    await this.dirs.prepare(tmpKey, undefined);
+    try {
+      return { tmpKey, lazy: await this.mountLayer(tmpKey, layer, this.fsDir(tmpKey), expectedTocDigest) };
+    } catch (e) {
+      this.layers.delete(tmpKey);
+      await this.dirs.remove(tmpKey).catch(() => {});
+      throw e;
+    }
+  }
+
+  /** Unmounts and removes a staged layer that will not be committed. */
+  private async unstage({ tmpKey, lazy }: Staged): Promise<void> {
+    this.layers.delete(tmpKey);
+    try {
+      await lazy.close();
+    } finally {
+      await this.dirs.remove(tmpKey);
     }
   }
 
   private async mountLayer(key: string, layer: RemoteLayer, mountpoint: string, expectedTocDigest: string | undefined): Promise<LazyLayer> {
     if (this.closed) throw new Error(`snapshotter.stargz is closed; cannot mount ${layer.descriptor.digest}`);
-    let warm = this.warm.get(layer.descriptor.digest);
-    if (warm) {
-      this.warm.delete(layer.descriptor.digest);
-      if (warm.expectedTocDigest !== expectedTocDigest) {
-        const stale = warm.opened;
-        stale.then((o) => this.fetchThread?.close(o.handle)).catch(() => {});
-        warm = undefined;
-      }
-    }
+    phase("lazy-mount-start");
     const lazy = await LazyLayer.mount({
       layer,
       credential: await findCredential(this.opts.credentials ?? [], layer.registry),
       config: this.opts.config,
       expectedTocDigest,
-      opened: warm?.opened,
       mountpoint,
       cacheDir: this.cacheDir,
       fetchThread: this.fetcher(),
@@ -156,6 +175,7 @@ export class StargzSnapshotter implements RemoteSnapshotter, LayerSnapshotter, A
       },
     });
     this.layers.set(key, lazy);
+    phase("lazy-mounted");
     return lazy;
   }
 
@@ -171,14 +191,20 @@ export class StargzSnapshotter implements RemoteSnapshotter, LayerSnapshotter, A
     if (!tocDigest && !this.opts.config.disable_verification) {
       return { lazy: false, reason: `layer ${digest} has no ${TOC_DIGEST_ANNOTATION} annotation (not eStargz)` };
     }
-    await this.ensureChain(parent);
-    const tmpKey = `remote-${randomBytes(6).toString("hex")} ${key}`;
-    await this.dirs.prepare(tmpKey, parent);
-    let lazy: LazyLayer | undefined;
+    const expectedTocDigest = this.expectedToc(layer);
+    let ahead = this.staged.get(digest);
+    this.staged.delete(digest);
+    if (ahead && ahead.expectedTocDigest !== expectedTocDigest) {
+      await ahead.staged.then((st) => this.unstage(st)).catch(() => {});
+      ahead = undefined;
+    }
+    const staging = ahead?.staged ?? this.stage(layer, expectedTocDigest);
+    let staged: Staged | undefined;
     try {
-      lazy = await this.mountLayer(tmpKey, layer, this.fsDir(tmpKey), this.expectedToc(layer));
+      await this.ensureChain(parent);
+      staged = await staging;
       signal?.throwIfAborted();
-      await this.dirs.commit(key, tmpKey, {
+      await this.dirs.commitOnto(key, staged.tmpKey, parent, {
         labels: {
           [REMOTE_LABEL]: "true",
           [L.ref]: layer.imageRef,
@@ -190,13 +216,12 @@ export class StargzSnapshotter implements RemoteSnapshotter, LayerSnapshotter, A
           ...(tocDigest ? { [L.toc]: tocDigest } : {}),
         },
       });
-      this.layers.delete(tmpKey);
-      this.layers.set(key, lazy);
+      this.layers.delete(staged.tmpKey);
+      this.layers.set(key, staged.lazy);
       return { lazy: true };
     } catch (e) {
-      this.layers.delete(tmpKey);
-      await lazy?.close().catch(() => {});
-      await this.dirs.remove(tmpKey).catch(() => {});
+      if (staged) await this.unstage(staged).catch(() => {});
+      else await staging.then((st) => this.unstage(st)).catch(() => {});
       if (signal?.aborted) throw e;
       return { lazy: false, reason: (e as Error).message.split("\n")[0] };
     }
@@ -289,10 +314,10 @@ export class StargzSnapshotter implements RemoteSnapshotter, LayerSnapshotter, A
   async close(): Promise<void> {
     this.closed = true;
     await Promise.allSettled([...this.mounting.values()]);
-    // Opened ahead and never mounted: the fetch thread stops serving (and prefetching) them.
-    const unused = [...this.warm.values()];
-    this.warm.clear();
-    await Promise.allSettled(unused.map(async (w) => this.fetchThread?.close((await w.opened).handle)));
+    // Mounted ahead and never prepared: unmounted, and their snapshots removed.
+    const unused = [...this.staged.values()];
+    this.staged.clear();
+    await Promise.allSettled(unused.map(async (w) => this.unstage(await w.staged)));
     const all = [...this.layers.values()];
     this.layers.clear();
     const results = await Promise.allSettled(all.map((l) => l.close()));
@@ -301,6 +326,12 @@ export class StargzSnapshotter implements RemoteSnapshotter, LayerSnapshotter, A
     const failed = results.filter((r) => r.status === "rejected") as PromiseRejectedResult[];
     if (failed.length) throw new Error(`snapshotter.stargz: ${failed.length} layer(s) did not unmount: ${(failed[0].reason as Error).message}`);
   }
+}
+
+interface Staged {
+  /** The active snapshot (no parent) the layer is mounted in. */
+  tmpKey: string;
+  lazy: LazyLayer;
 }
 
 function record(rec: Map<string, Set<string>>, layer: string, path: string): void {

@@ -1,5 +1,6 @@
-// warmRemote(): an image's layers are opened (footer, TOC, prefetch) all at once, before their
-// mounts, which still go one by one on their parents.
+// warmRemote(): an image's layers are opened (footer, TOC, prefetch) and mounted all at once,
+// each in a snapshot without a parent; prepareRemote() then commits them one by one onto their
+// parents. A layer that fails falls back to a pull; whatever is never prepared goes at close.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -16,11 +17,13 @@ let lower: PushedLayer;
 let upper: PushedLayer;
 let spare: PushedLayer;
 let big: PushedLayer;
+let lowerTar: Uint8Array;
 
 beforeAll(async () => {
   reg = await startRegistry();
   proxy = startFaultProxy(reg.host);
-  lower = await pushEstargz(reg.host, "warm/img", layerTar([{ name: "bin", type: "dir" }, { name: "bin/tool", data: noise(300_000, 1), mode: 0o755 }]), { chunkSize: 1 << 16, prioritizedFiles: ["bin/tool"] });
+  lowerTar = layerTar([{ name: "bin", type: "dir" }, { name: "bin/tool", data: noise(300_000, 1), mode: 0o755 }]);
+  lower = await pushEstargz(reg.host, "warm/img", lowerTar, { chunkSize: 1 << 16, prioritizedFiles: ["bin/tool"] });
   upper = await pushEstargz(reg.host, "warm/img", layerTar([{ name: "etc", type: "dir" }, { name: "etc/conf", data: "warm\n" }, { name: "etc/big", data: noise(400_000, 2) }]), { chunkSize: 1 << 16, prioritizedFiles: ["etc/conf"] });
   spare = await pushEstargz(reg.host, "warm/img", layerTar([{ name: "unused", data: "never mounted\n" }]));
   big = await pushEstargz(reg.host, "warm/big", layerTar([{ name: "a.bin", data: noise(3 << 20, 3) }, { name: "b.bin", data: noise(3 << 20, 4) }, { name: "rest", data: noise(1 << 20, 5) }]), { chunkSize: 1 << 20, prioritizedFiles: ["a.bin", "b.bin"], level: 1 });
@@ -38,18 +41,18 @@ function requests(p: PushedLayer) {
   return { tail: mine.filter((last) => last === p.blob.length - 1).length, payload: mine.filter((last) => last < p.blob.length - 1).length };
 }
 
-test("[slow] warmRemote fetches every layer's TOC and starts its prefetch before any mount; mounts reuse them", async () => {
+test("[slow] warmRemote fetches every layer's TOC, starts its prefetch and mounts it before any prepare; prepares reuse them", async () => {
   const root = tempDir("stargz-warm-");
   const s = newSnapshotter(root, testConfig());
   try {
     proxy.reset();
     s.warmRemote([via(lower.layer, proxy.host), via(upper.layer, proxy.host), via(spare.layer, proxy.host)]);
-    // Nothing is mounted yet, but all three TOCs come in and both prefetches go out.
-    for (let i = 0; i < 100 && ((requests(upper)).payload === 0 || (requests(lower)).payload === 0 || (requests(spare)).tail === 0); i++) await Bun.sleep(50);
+    // Nothing is prepared yet, but all three TOCs come in, both prefetches go out, all three mount.
+    for (let i = 0; i < 100 && ((requests(upper)).payload === 0 || (requests(lower)).payload === 0 || fuseMountsUnder(root).length < 3); i++) await Bun.sleep(50);
     for (const p of [lower, upper, spare]) expect((requests(p)).tail).toBeGreaterThanOrEqual(1);
     expect((requests(lower)).payload).toBe(1);
     expect((requests(upper)).payload).toBe(1);
-    expect(fuseMountsUnder(root)).toEqual([]);
+    expect(fuseMountsUnder(root).length).toBe(3);
     const before = proxy.blobGets.length;
 
     expect(await s.prepareRemote("layer/lower", undefined, via(lower.layer, proxy.host))).toEqual({ lazy: true });
@@ -65,9 +68,157 @@ test("[slow] warmRemote fetches every layer's TOC and starts its prefetch before
     } finally {
       await unmountAll(target);
     }
-    expect(fuseMountsUnder(root).length).toBe(2);
+    // The committed layers keep the chain; the spare one is still staged (mounted, uncommitted).
+    expect((await s.stat("layer/upper"))?.parent).toBe("layer/lower");
+    expect(fuseMountsUnder(root).length).toBe(3);
   } finally {
-    // The spare layer was opened and never mounted: closing the snapshotter releases it too.
+    // The spare layer was mounted and never prepared: closing the snapshotter unmounts it too.
+    await s.close();
+  }
+  expect(fuseMountsUnder(root)).toEqual([]);
+  expect(await keys(root)).toEqual(["layer/lower", "layer/upper"]);
+}, 60_000);
+
+/** A view of layer/upper shows the upper layer's file and the lower layer's. */
+async function expectBothLayers(s: ReturnType<typeof newSnapshotter>): Promise<void> {
+  const target = tempDir("stargz-warm-view-");
+  await mountAll(await s.view("v", "layer/upper"), target);
+  try {
+    expect(await readFile(join(target, "etc/conf"), "utf8")).toBe("warm\n");
+    expect((await readFile(join(target, "bin/tool"))).equals(Buffer.from(noise(300_000, 1)))).toBe(true);
+  } finally {
+    await unmountAll(target);
+  }
+}
+
+/** Snapshot keys as a fresh snapshotter on `root` sees them (views made by the test excluded). */
+async function keys(root: string): Promise<string[]> {
+  const s = newSnapshotter(root, testConfig());
+  try {
+    const out: string[] = [];
+    await s.walk((i) => void (i.key.startsWith("layer/") || i.key.startsWith("remote-") ? out.push(i.key) : undefined));
+    return out.sort();
+  } finally {
+    await s.close();
+  }
+}
+
+/** A loopback proxy that holds every request for `digest`'s blob until release(). */
+function gate(upstream: string, digest: string) {
+  let release!: () => void;
+  const open = new Promise<void>((r) => (release = r));
+  let held = 0;
+  const server = Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    async fetch(req) {
+      const url = new URL(req.url);
+      if (url.pathname.endsWith(digest)) {
+        held++;
+        await open;
+      }
+      const headers = new Headers(req.headers);
+      headers.set("host", upstream);
+      const res = await fetch(`http://${upstream}${url.pathname}${url.search}`, { method: req.method, headers, redirect: "manual", decompress: false } as RequestInit);
+      return new Response(req.method === "HEAD" ? null : res.body, { status: res.status, headers: res.headers });
+    },
+  });
+  return { host: `127.0.0.1:${server.port}`, release, held: () => held, stop: () => server.stop(true) };
+}
+
+test("[slow] layers mount at the same time: an upper layer is mounted while the one below still waits for its TOC", async () => {
+  const root = tempDir("stargz-warm-");
+  const s = newSnapshotter(root, testConfig());
+  const g = gate(reg.host, lower.layer.descriptor.digest);
+  try {
+    s.warmRemote([via(lower.layer, g.host), via(upper.layer, g.host)]);
+    for (let i = 0; i < 200 && fuseMountsUnder(root).length < 1; i++) await Bun.sleep(25);
+    // The upper layer is mounted; the lower one has not even got its TOC.
+    expect(fuseMountsUnder(root).length).toBe(1);
+    expect(g.held()).toBeGreaterThanOrEqual(1);
+    // The image provider prepares bottom first: the lower layer waits for its mount, then the
+    // upper one (already mounted) is committed onto it.
+    const lowerDone = s.prepareRemote("layer/lower", undefined, via(lower.layer, g.host));
+    await Bun.sleep(100);
+    expect(await s.stat("layer/lower")).toBeUndefined();
+    g.release();
+    expect(await lowerDone).toEqual({ lazy: true });
+    expect(await s.prepareRemote("layer/upper", "layer/lower", via(upper.layer, g.host))).toEqual({ lazy: true });
+    expect((await s.stat("layer/upper"))?.parent).toBe("layer/lower");
+    await expectBothLayers(s);
+  } finally {
+    g.release();
+    await s.close();
+    g.stop();
+  }
+  expect(fuseMountsUnder(root)).toEqual([]);
+}, 60_000);
+
+test("[slow] a lower layer that fails while the upper one mounts is pulled; the upper one stays lazy on it; nothing staged is left", async () => {
+  const root = tempDir("stargz-warm-");
+  const s = newSnapshotter(root, testConfig());
+  const forged = { ...lower.layer, descriptor: { ...lower.layer.descriptor, annotations: { "containerd.io/snapshot/stargz/toc.digest": `sha256:${"0".repeat(64)}` } } };
+  try {
+    s.warmRemote([forged, upper.layer]);
+    const r = await s.prepareRemote("layer/lower", undefined, forged);
+    expect(r.lazy === false && r.reason).toMatch(/TOC digest mismatch/);
+    // What the image provider does then: the layer is pulled and unpacked under the same key.
+    await s.applyLayer("layer/lower", undefined, [lowerTar]);
+    expect(await s.prepareRemote("layer/upper", "layer/lower", upper.layer)).toEqual({ lazy: true });
+    expect(fuseMountsUnder(root).length).toBe(1);
+    await expectBothLayers(s);
+  } finally {
+    await s.close();
+  }
+  expect(fuseMountsUnder(root)).toEqual([]);
+  expect(await keys(root)).toEqual(["layer/lower", "layer/upper"]);
+}, 60_000);
+
+test("[slow] an aborted prepare unmounts and removes the layer it staged ahead", async () => {
+  const root = tempDir("stargz-warm-");
+  const s = newSnapshotter(root, testConfig());
+  const g = gate(reg.host, upper.layer.descriptor.digest);
+  try {
+    s.warmRemote([via(lower.layer, g.host), via(upper.layer, g.host)]);
+    expect(await s.prepareRemote("layer/lower", undefined, via(lower.layer, g.host))).toEqual({ lazy: true });
+    const abort = new AbortController();
+    const upperDone = s.prepareRemote("layer/upper", "layer/lower", via(upper.layer, g.host), abort.signal);
+    await Bun.sleep(100);
+    abort.abort(new Error("stop"));
+    g.release();
+    await expect(upperDone).rejects.toThrow("stop");
+    expect(fuseMountsUnder(root).length).toBe(1);
+  } finally {
+    g.release();
+    await s.close();
+    g.stop();
+  }
+  expect(fuseMountsUnder(root)).toEqual([]);
+  expect(await keys(root)).toEqual(["layer/lower"]);
+}, 60_000);
+
+test("[slow] after a restart, a chain of lazy layers mounts again on first use", async () => {
+  const root = tempDir("stargz-warm-");
+  let s = newSnapshotter(root, testConfig());
+  try {
+    s.warmRemote([lower.layer, upper.layer]);
+    expect(await s.prepareRemote("layer/lower", undefined, lower.layer)).toEqual({ lazy: true });
+    expect(await s.prepareRemote("layer/upper", "layer/lower", upper.layer)).toEqual({ lazy: true });
+  } finally {
+    await s.close();
+  }
+  expect(fuseMountsUnder(root)).toEqual([]);
+  s = newSnapshotter(root, testConfig());
+  try {
+    const target = tempDir("stargz-warm-view-");
+    await mountAll(await s.view("v", "layer/upper"), target);
+    try {
+      expect(fuseMountsUnder(root).length).toBe(2);
+      expect(await readFile(join(target, "etc/conf"), "utf8")).toBe("warm\n");
+    } finally {
+      await unmountAll(target);
+    }
+  } finally {
     await s.close();
   }
   expect(fuseMountsUnder(root)).toEqual([]);
