@@ -6,9 +6,8 @@ import { join } from 'node:path';
 import { RegistryClient } from '../core/registry/client.ts';
 import { baseImage } from './images/layout.ts';
 import { computeTime, lazyReadPlan, openEstargzImage, physicalLimit, recordWorkload, type LazyReadPlan, type WorkloadRecord } from './limit.ts';
-import { createNetns, shapingProblem, type BenchNetns } from './net/netns.ts';
-import { startBenchRegistry, type BenchRegistry } from './net/registry.ts';
-import { startDelayLine, type DelayLine } from './net/delay-line.ts';
+import { shapingProblem } from './net/netns.ts';
+import { openBenchPath, type BenchPath } from './net/path.ts';
 import { measureNet } from './net/check.ts';
 import { findVariant, prepareVariant, type VariantSpec } from './variants.ts';
 import { cachedRebuild, coldRun, type RunFigures } from './cold-run.ts';
@@ -57,68 +56,37 @@ export interface BenchIO {
 }
 
 interface Network {
-  delay: DelayLine;
-  registry?: BenchRegistry;
-  netns?: BenchNetns;
+  path: BenchPath;
   info: Omit<NetworkInfo, 'measured'>;
   /** Starts shaping once images are in place. */
   shape(): void;
-  close(): Promise<void>;
 }
 
-async function openNetwork(opts: BenchOptions, io: BenchIO): Promise<Network> {
+async function openNetwork(opts: BenchOptions): Promise<Network> {
   const p = opts.profile;
   const wantsShaping = p.rttMs > 0 || p.rateBps !== undefined;
   const problem = wantsShaping ? shapingProblem() : undefined;
-  let netns: BenchNetns | undefined;
-  let registry: BenchRegistry | undefined;
-  // Last resort when the process exits without unwinding (second Ctrl-C): nothing may outlive us.
-  const teardownSync = () => {
-    registry?.killSync();
-    netns?.teardown();
-  };
-  process.once('exit', teardownSync);
-  try {
-    let upstream: { host: string; port: number };
-    if (opts.registry) {
-      const i = opts.registry.lastIndexOf(':');
-      upstream = i > 0 ? { host: opts.registry.slice(0, i), port: Number(opts.registry.slice(i + 1)) } : { host: opts.registry, port: 80 };
-    } else {
-      netns = wantsShaping && !problem ? createNetns() : undefined;
-      registry = await startBenchRegistry(opts.cacheDir, netns);
-      upstream = registry.listen;
-    }
-    const delay = await startDelayLine(upstream, 0);
-    const mechanism = !wantsShaping
-      ? 'loopback, unshaped (counting proxy only)'
-      : problem
-        ? `unshaped: ${problem}`
-        : netns
-          ? `registry in network namespace ${netns.name} behind veth ${netns.hostIf}; ${p.rateBps ? `tc tbf ${fmtRate(p.rateBps)} on both veth ends; ` : ''}userspace delay line ${p.rttMs} ms RTT (no netem in this kernel)`
-          : `existing registry ${opts.registry}: userspace delay line ${p.rttMs} ms RTT only (tbf needs bench's own namespace)`;
-    return {
-      delay,
-      registry,
-      netns,
-      info: { profile: p.name, mechanism, shaped: wantsShaping && !problem, target: { rtt_ms: p.rttMs, rate_bps: p.rateBps ?? null }, note: problem },
-      shape() {
-        if (!wantsShaping || problem) return;
-        if (netns && p.rateBps) netns.setRate(p.rateBps);
-        delay.setRtt(p.rttMs);
-      },
-      async close() {
-        await delay.close().catch(() => {});
-        await registry?.stop().catch(() => {});
-        netns?.teardown();
-        process.off('exit', teardownSync);
-      },
-    };
-  } catch (e) {
-    await registry?.stop().catch(() => {});
-    netns?.teardown();
-    process.off('exit', teardownSync);
-    throw e;
+  let upstream: { host: string; port: number } | undefined;
+  if (opts.registry) {
+    const i = opts.registry.lastIndexOf(':');
+    upstream = i > 0 ? { host: opts.registry.slice(0, i), port: Number(opts.registry.slice(i + 1)) } : { host: opts.registry, port: 80 };
   }
+  const path = await openBenchPath({ cacheDir: opts.cacheDir, upstream, netns: wantsShaping && !problem ? {} : undefined });
+  const netns = path.netns;
+  const mechanism = !wantsShaping
+    ? 'loopback, unshaped (counting proxy only)'
+    : problem
+      ? `unshaped: ${problem}`
+      : netns
+        ? `registry in network namespace ${netns.name} behind veth ${netns.hostIf}; ${p.rateBps ? `tc tbf ${fmtRate(p.rateBps)} on both veth ends; ` : ''}userspace delay line ${p.rttMs} ms RTT (no netem in this kernel)`
+        : `existing registry ${opts.registry}: userspace delay line ${p.rttMs} ms RTT only (tbf needs bench's own namespace)`;
+  return {
+    path,
+    info: { profile: p.name, mechanism, shaped: wantsShaping && !problem, target: { rtt_ms: p.rttMs, rate_bps: p.rateBps ?? null }, note: problem },
+    shape() {
+      if (wantsShaping && !problem) path.shape(p.rttMs, p.rateBps);
+    },
+  };
 }
 
 export async function runBench(opts: BenchOptions, io: BenchIO): Promise<BenchReport> {
@@ -146,7 +114,7 @@ export async function runBench(opts: BenchOptions, io: BenchIO): Promise<BenchRe
     progress.done();
 
     // 2. Network and registry; variants pushed before shaping starts.
-    network = await openNetwork(opts, io);
+    network = await openNetwork(opts);
     const client = new RegistryClient({ signal: io.signal });
     const refs = new Map<string, { ref: string; layerBytes: number } | { error: string }>();
     const usable = new Map<string, string | undefined>();
@@ -170,7 +138,7 @@ export async function runBench(opts: BenchOptions, io: BenchIO): Promise<BenchRe
       for (const v of pushed) {
         progress.step(`image ${w.name}:${v.name} into the registry`);
         try {
-          refs.set(`${w.name}/${v.name}`, await prepareVariant({ variant: v, workload: w.name, layout: layouts.get(w.name)!, record: records.get(w.name)!, registryHost: network.delay.host, cacheDir: opts.cacheDir, client, tmpDir: tmp }));
+          refs.set(`${w.name}/${v.name}`, await prepareVariant({ variant: v, workload: w.name, layout: layouts.get(w.name)!, record: records.get(w.name)!, registryHost: network.path.host, cacheDir: opts.cacheDir, client, tmpDir: tmp }));
         } catch (e) {
           if (io.signal.aborted) throw e;
           refs.set(`${w.name}/${v.name}`, { error: `preparing the image: ${(e as Error).message}` });
@@ -194,7 +162,7 @@ export async function runBench(opts: BenchOptions, io: BenchIO): Promise<BenchRe
     const probe = [...refs.values()].find((r): r is { ref: string; layerBytes: number } => 'ref' in r);
     if (!probe) throw new Error('no image could be prepared: nothing to measure');
     const probeBlob = await largestBlobPath(client, probe.ref);
-    const measured = await measureNet(network.delay.host, probeBlob, opts.profile.rateBps);
+    const measured = await measureNet(network.path.host, probeBlob, opts.profile.rateBps);
     say(`network: ${network.info.mechanism}`);
     say(`network: measured RTT ${measured.rttMs.toFixed(2)} ms (target ${opts.profile.rttMs} ms), rate ${fmtRate(measured.rateBps)} (target ${opts.profile.rateBps ? fmtRate(opts.profile.rateBps) : 'unlimited'})`);
 
@@ -250,7 +218,7 @@ export async function runBench(opts: BenchOptions, io: BenchIO): Promise<BenchRe
             continue;
           }
           if (e.error) continue;
-          await attempt(e, () => coldRun({ workload: w, ref: r.ref, snapshotter: v.snapshotter, workDir, registryStorage: network!.registry?.storageDir, delay: network!.delay, configPath: io.configPath, signal: io.signal }));
+          await attempt(e, () => coldRun({ workload: w, ref: r.ref, snapshotter: v.snapshotter, workDir, registryStorage: network!.path.registry?.storageDir, delay: network!.path.delay, configPath: io.configPath, signal: io.signal }));
         }
         const legacy = refs.get(`${w.name}/legacy`);
         for (const p of peers) {
@@ -262,7 +230,7 @@ export async function runBench(opts: BenchOptions, io: BenchIO): Promise<BenchRe
           }
           if (e.error) continue;
           e.image = legacy.ref;
-          await attempt(e, () => p.run({ workload: w, ref: legacy.ref, workDir, registryStorage: network!.registry?.storageDir, delay: network!.delay, signal: io.signal }));
+          await attempt(e, () => p.run({ workload: w, ref: legacy.ref, workDir, registryStorage: network!.path.registry?.storageDir, delay: network!.path.delay, signal: io.signal }));
         }
       }
       for (const e of entries.values()) {
@@ -303,7 +271,7 @@ export async function runBench(opts: BenchOptions, io: BenchIO): Promise<BenchRe
     }
   } finally {
     progress.done();
-    await network?.close();
+    await network?.path.close();
     rmSync(workDir, { recursive: true, force: true });
   }
 }

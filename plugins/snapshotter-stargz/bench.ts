@@ -23,9 +23,8 @@ import { join, resolve } from "node:path";
 import { applyLayer } from "../../core/layer/apply.ts";
 import { PROFILES, type NetProfile } from "../../bench/bench.ts";
 import { measureNet } from "../../bench/net/check.ts";
-import { startDelayLine, type DelayLine } from "../../bench/net/delay-line.ts";
-import { createNetns, shapingProblem, type BenchNetns } from "../../bench/net/netns.ts";
-import { startBenchRegistry, type BenchRegistry } from "../../bench/net/registry.ts";
+import { shapingProblem } from "../../bench/net/netns.ts";
+import { openBenchPath } from "../../bench/net/path.ts";
 import { fmtRate } from "../../bench/report/model.ts";
 import { startRegistry, type TestRegistry } from "../../test/harness/registry.ts";
 import { layerTar, noise, pushBlob, pushEstargz, type PushedLayer } from "../../test/plugins/snapshotter-stargz/helpers.ts";
@@ -108,47 +107,24 @@ async function openNet(profile: NetProfile): Promise<BenchNet> {
   }
   const problem = shapingProblem();
   if (problem) throw new Error(`bench: --profile ${profile.name} needs shaping: ${problem}`);
-  let netns: BenchNetns | undefined;
-  let registry: BenchRegistry | undefined;
-  let delay: DelayLine | undefined;
-  const teardownSync = () => {
-    registry?.killSync();
-    netns?.teardown();
+  const path = await openBenchPath({ cacheDir: join(work, `registry-${profile.name}`), netns: { tag: "ebstargz", net: 232 } });
+  const ns = path.netns!;
+  return {
+    profile,
+    host: path.host,
+    async shape(blobPath) {
+      path.shape(profile.rttMs, profile.rateBps);
+      const m = await measureNet(path.host, blobPath, profile.rateBps);
+      path.delay.reset();
+      return `registry in ${ns.name} behind veth ${ns.hostIf}, tc tbf ${profile.rateBps ? fmtRate(profile.rateBps) : "none"}, delay line ${profile.rttMs} ms; measured RTT ${m.rttMs.toFixed(1)} ms, rate ${fmtRate(m.rateBps)}`;
+    },
+    traffic() {
+      const t = path.delay.stats();
+      path.delay.reset();
+      return `${t.requests} requests on ${t.connections} connections, ${(t.bytesDown / 1048576).toFixed(1)} MiB down`;
+    },
+    close: () => path.close(),
   };
-  process.once("exit", teardownSync);
-  const close = async () => {
-    await delay?.close().catch(() => {});
-    await registry?.stop().catch(() => {});
-    netns?.teardown();
-    process.off("exit", teardownSync);
-  };
-  try {
-    netns = createNetns({ tag: "ebstargz", net: 232 });
-    registry = await startBenchRegistry(join(work, `registry-${profile.name}`), netns);
-    const line = await startDelayLine(registry.listen, 0);
-    delay = line;
-    const ns = netns;
-    return {
-      profile,
-      host: line.host,
-      async shape(blobPath) {
-        if (profile.rateBps) ns.setRate(profile.rateBps);
-        line.setRtt(profile.rttMs);
-        const m = await measureNet(line.host, blobPath, profile.rateBps);
-        line.reset();
-        return `registry in ${ns.name} behind veth ${ns.hostIf}, tc tbf ${profile.rateBps ? fmtRate(profile.rateBps) : "none"}, delay line ${profile.rttMs} ms; measured RTT ${m.rttMs.toFixed(1)} ms, rate ${fmtRate(m.rateBps)}`;
-      },
-      traffic() {
-        const t = line.stats();
-        line.reset();
-        return `${t.requests} requests on ${t.connections} connections, ${(t.bytesDown / 1048576).toFixed(1)} MiB down`;
-      },
-      close,
-    };
-  } catch (e) {
-    await close();
-    throw e;
-  }
 }
 
 interface BigLayer {
