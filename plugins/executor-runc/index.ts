@@ -19,8 +19,10 @@ export const runcExecutor: PluginRegistration<v.InferOutput<typeof config>, Runc
   async init(ctx) {
     if (!existsSync(ctx.config.runc)) throw new PluginDisabled(`${ctx.config.runc} not found (apt-get install runc)`);
     if (process.getuid?.() !== 0) throw new PluginDisabled('runc containers need root; rootless mode is not supported');
-    const version = Bun.spawnSync([ctx.config.runc, '--version']);
-    if (version.exitCode !== 0) throw new PluginDisabled(`${ctx.config.runc} --version failed: ${version.stderr.toString().trim()}`);
+    // Asynchronous, so that the other plugins' start-up goes on meanwhile.
+    const version = Bun.spawn([ctx.config.runc, '--version'], { stdin: 'ignore', stdout: 'ignore', stderr: 'pipe' });
+    const [stderr, code] = await Promise.all([new Response(version.stderr).text(), version.exited]);
+    if (code !== 0) throw new PluginDisabled(`${ctx.config.runc} --version failed: ${stderr.trim()}`);
     const exec = new RuncExecutor({ runc: ctx.config.runc, root: ctx.pluginRoot, defaultHostname: ctx.config.hostname });
     const stale = await exec.cleanupStale();
     if (stale.length) ctx.log(`cleaned up ${stale.length} container(s) left by an earlier run: ${stale.join(', ')}`);
