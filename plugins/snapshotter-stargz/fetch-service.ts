@@ -32,8 +32,10 @@ interface ServedLayer {
   /** Files whose whole-file copy (passthrough) is made or queued. */
   assembling: Set<string>;
   fetcher: LayerFetcher;
-  /** Fetches the blob after a read miss (undefined: off). */
+  /** Fetches the blob after a read miss (undefined: off, and so is the whole-file fetch). */
   neighbours: NeighbourFetch | undefined;
+  /** Read misses so far per multi-chunk file (scattered reads get the whole file). */
+  misses: Map<string, number>;
   channel: BroadcastChannel;
   network: { bytes: number };
   state: string;
@@ -134,7 +136,7 @@ export class FetchService {
       decoders: this.decoders,
       onCached: c.fuse.passthrough ? (chunk) => this.queueAssembly(served, chunk.file.name) : undefined,
     });
-    const served: ServedLayer = { layer, sequential: new Map(), assembling: new Set(), fetcher, neighbours: undefined, channel: new BroadcastChannel(m.channel), network, state: "mounted", closed: false };
+    const served: ServedLayer = { layer, sequential: new Map(), assembling: new Set(), fetcher, neighbours: undefined, misses: new Map(), channel: new BroadcastChannel(m.channel), network, state: "mounted", closed: false };
     const neighbourBytes = c.no_background_fetch ? 0 : c.blob.neighbor_fetch_size;
     if (neighbourBytes > 0) {
       served.neighbours = new NeighbourFetch(fetcher, {
@@ -244,20 +246,21 @@ export class FetchService {
       const m = e.data as ChannelMessage;
       if (m.t !== "fetch") return;
       const ids = m.chunks.filter((id) => Number.isInteger(id) && id >= 0 && id < table.chunks.length);
-      if (process.env.EDGEBUILD_STARGZ_TRACE) this.log(`trace ${performance.now().toFixed(0)} ${m.hint ? "hint" : "miss"} ${ids.join(",")}`);
+      if (process.env.EDGEBUILD_STARGZ_TRACE) this.log(`trace ${performance.now().toFixed(0)} ${m.hint ? "hint" : "miss"} ${ids.join(",")}${ids.length ? ` (${JSON.stringify(table.chunks[ids[0]].file.name)} chunk ${table.chunks[ids[0]].index}/${table.chunks[ids[0]].file.chunks.length})` : ""}`);
       if (m.hint) {
         this.readAhead(l, ids);
         return;
       }
       const asked = performance.now();
       const reply = (extra: Partial<FetchReply>) => {
-        if (process.env.EDGEBUILD_STARGZ_TRACE) this.log(`trace ${performance.now().toFixed(0)} reply ${ids.join(",")} after ${(performance.now() - asked).toFixed(1)} ms`);
+        if (process.env.EDGEBUILD_STARGZ_TRACE) this.log(`trace ${performance.now().toFixed(0)} reply ${ids.join(",")} after ${(performance.now() - asked).toFixed(1)} ms (${fresh.length ? "fetched" : "joined"})`);
         if (!l.closed) channel.postMessage({ t: "done", w: m.w, id: m.id, ...extra } satisfies FetchReply);
         this.report(key, l, !extra.error);
       };
       // Only a miss that makes a request starts a neighbourhood: one on a chunk already on the way
       // is a reader catching up with an earlier fetch.
       const fresh = ids.filter((id) => !fetcher.isInflight(id) && !fetcher.isCached(id));
+      this.scattered(l, fresh);
       this.demand
         .during(fetcher.ensure(ids, { urgent: true, waitCapMs: prefetchDone ? undefined : waitCap }))
         .then(() => {
@@ -274,6 +277,29 @@ export class FetchService {
         .catch((err: Error) => reply({ error: err.message }));
       this.readAhead(l, ids);
     };
+  }
+
+  /**
+   * A big file read in scattered places (an executable's pages faulting in, an archive's index
+   * then its members) gets the rest of it fetched at its second miss that does not continue the
+   * previous chunk, as background work (a read joining one of its chunks moves that request up):
+   * one round trip instead of one per chunk, decoded in parallel. Speculative traffic: only where
+   * neighbour fetch is on; files up to READAHEAD_MAX_BYTES.
+   */
+  private scattered(l: ServedLayer, fresh: number[]): void {
+    if (!l.neighbours || fresh.length === 0) return;
+    const { fetcher } = l;
+    const c = fetcher.chunks[fresh[0]];
+    const all = fetcher.opts.table.byFile.get(c.file.name);
+    if (!all || all.length < 2 || c.file.size > READAHEAD_MAX_BYTES) return;
+    const n = (l.misses.get(c.file.name) ?? 0) + 1;
+    l.misses.set(c.file.name, n);
+    const prev = fetcher.chunks[c.id - 1];
+    const continues = c.index > 0 && prev?.file === c.file && (fetcher.isCached(prev.id) || fetcher.isInflight(prev.id));
+    if (n < 2 || continues) return;
+    const rest = all.filter((id) => !fresh.includes(id) && !fetcher.isInflight(id) && !fetcher.isCached(id));
+    if (process.env.EDGEBUILD_STARGZ_TRACE) this.log(`trace ${performance.now().toFixed(0)} scattered reads of ${JSON.stringify(c.file.name)}: fetching its ${rest.length} other chunks`);
+    if (rest.length) fetcher.ensure(rest, { urgent: false, exact: true, maxRequestBytes: READAHEAD_REQUEST_BYTES }).catch(() => {});
   }
 
   /**

@@ -128,6 +128,9 @@ export class LayerFetcher {
   }
 
   isCached(id: number): boolean {
+    // Chunks this fetcher saw cached stay on disk (entries are never removed while a layer is
+    // open); memory-only entries can be evicted, so those are looked up each time.
+    if (this.counted.has(id) && !this.opts.cache.memoryOnly) return true;
     return this.opts.cache.has(this.opts.layerDigest, this.chunks[id]);
   }
 
@@ -146,7 +149,8 @@ export class LayerFetcher {
     for (let i = this.position.get(id)! + 1; i < this.byOffset.length; i++) {
       const c = this.byOffset[i];
       if (c.compressedEnd - from > bytes || c.file.size > bigFileBytes) break;
-      if (!this.inflight.has(c.id) && !this.isCached(c.id)) out.push(c.id);
+      // What this fetcher knows (no stat per chunk): the request drops what turns out cached.
+      if (!this.inflight.has(c.id) && !this.counted.has(c.id)) out.push(c.id);
     }
     return out;
   }

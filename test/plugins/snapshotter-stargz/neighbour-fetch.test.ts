@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { startRegistry, type TestRegistry } from "../../harness/registry.ts";
 import { removeTempDirs, tempDir } from "../../harness/temp-dir.ts";
 import { startFaultProxy, type FaultProxy } from "./fault-proxy.ts";
-import { layerDir, layerTar, newSnapshotter, noise, pushEstargz, testConfig, via, type PushedLayer } from "./helpers.ts";
+import { layerDir, layerTar, newSnapshotter, noise, pushEstargz, readAt, testConfig, via, type PushedLayer } from "./helpers.ts";
 import type { StargzConfig } from "../../../plugins/snapshotter-stargz/config.ts";
 
 let reg: TestRegistry;
@@ -17,13 +17,15 @@ const small = (p: string, i: number) => ({ name: `src/${p}${String(i).padStart(2
 const BEFORE = Array.from({ length: 20 }, (_, i) => small("f", i));
 const AFTER = Array.from({ length: 20 }, (_, i) => small("g", i));
 const BIG = { name: "src/zz-big.bin", data: noise(2 << 20, 7) };
+/** Four 1 MiB chunks, read in scattered places like an executable's pages. */
+const EXE = { name: "tool/exe", data: noise(4 << 20, 9) };
 /** First in the blob: the background fetch's one request (see mounted()) takes it. */
 const DECOY = { name: "a/decoy", data: noise(8_000, 3) };
 
 beforeAll(async () => {
   reg = await startRegistry();
   proxy = startFaultProxy(reg.host);
-  pushed = await pushEstargz(reg.host, "lazy/neighbours", layerTar([DECOY, ...BEFORE, BIG, ...AFTER]), { chunkSize: 1 << 20 });
+  pushed = await pushEstargz(reg.host, "lazy/neighbours", layerTar([DECOY, ...BEFORE, BIG, ...AFTER, EXE]), { chunkSize: 1 << 20 });
 });
 
 afterAll(async () => {
@@ -91,6 +93,30 @@ describe("neighbour fetch", () => {
       expect(proxy.blobBytes).toBeLessThan(9_000);
       await readFile(join(dir, BEFORE[1].name));
       expect(proxy.blobGets).toHaveLength(2);
+    } finally {
+      await s.close();
+    }
+  }, 30_000);
+
+  test.each([
+    ["on", { no_background_fetch: false }, true],
+    ["off (no_background_fetch)", { no_background_fetch: true }, false],
+  ] as const)("[slow] a big file read in scattered places gets its other chunks at the second miss: %s", async (_name, over, whole) => {
+    const { s, dir } = await mounted(over as Parameters<typeof testConfig>[0]);
+    const exe = join(dir, EXE.name);
+    const at = async (offset: number) => expect((await readAt(exe, offset, 4096)).equals(Buffer.from(EXE.data.subarray(offset, offset + 4096)))).toBe(true);
+    try {
+      proxy.reset();
+      await at(100); // chunk 0: no neighbours (the file is big), no whole file yet
+      await Bun.sleep(200);
+      expect(proxy.blobGets).toHaveLength(1);
+      await at((2 << 20) + 100); // chunk 2, not after chunk 1: scattered
+      if (whole) expect(await until(() => proxy.blobGets.length >= 4)).toBe(true); // chunks 1 and 3, apart
+      await Bun.sleep(200);
+      const before = proxy.blobGets.length;
+      await at((1 << 20) + 100);
+      await at((3 << 20) + 100);
+      expect(proxy.blobGets.length - before).toBe(whole ? 0 : 2);
     } finally {
       await s.close();
     }
