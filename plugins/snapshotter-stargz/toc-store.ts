@@ -31,7 +31,8 @@ export class TocStore {
 
 /** Serves reads inside a locally held tail, sends the rest to `remote`, and remembers what it read. */
 export class TailSource implements RandomAccessSource {
-  private readonly seen: { offset: number; bytes: Uint8Array }[] = [];
+  /** What was read, until tailFrom() is asked. */
+  private seen: { offset: number; bytes: Uint8Array }[] | undefined = [];
 
   constructor(
     private readonly remote: RandomAccessSource,
@@ -45,15 +46,22 @@ export class TailSource implements RandomAccessSource {
   async readAt(offset: number, length: number): Promise<Uint8Array> {
     const tailStart = this.size - (this.tail?.length ?? 0);
     const bytes = this.tail && offset >= tailStart ? this.tail.subarray(offset - tailStart, offset - tailStart + length) : await this.remote.readAt(offset, length);
-    this.seen.push({ offset, bytes });
+    this.seen?.push({ offset, bytes });
     return bytes;
   }
 
-  /** Bytes [from, size) out of what was read, or undefined if some were never read. */
+  /**
+   * Bytes [from, size) out of what was read, or undefined if some were never read. Asked once,
+   * when the TOC is open: what was read is forgotten then and later reads are not kept (the
+   * reader keeps this source as long as the layer is served).
+   */
   tailFrom(from: number): Uint8Array | undefined {
+    const seen = this.seen?.sort((a, b) => a.offset - b.offset);
+    this.seen = undefined;
+    if (!seen) return undefined;
     const out = new Uint8Array(this.size - from);
     let covered = from;
-    for (const s of [...this.seen].sort((a, b) => a.offset - b.offset)) {
+    for (const s of seen) {
       const end = s.offset + s.bytes.length;
       if (s.offset > covered || end <= covered) continue;
       out.set(s.bytes.subarray(covered - s.offset, Math.min(s.bytes.length, this.size - s.offset)), covered - from);

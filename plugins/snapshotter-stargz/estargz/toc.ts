@@ -131,6 +131,9 @@ function parseModtime(s: string): number | undefined {
   return Number.isNaN(ms) ? undefined : Math.floor(ms / 1000);
 }
 
+/** Shared by every entry without xattrs (most of them). */
+const NO_XATTRS: Record<string, Uint8Array> = Object.freeze({}) as Record<string, Uint8Array>;
+
 /** Validate the typed TOC and build the file list. Exported for callers that already hold a TocJson. */
 export function normalizeToc(toc: TocJson, ctx: TocContext): ParsedToc {
   const fail = (entry: string | undefined, detail: string): never => {
@@ -180,14 +183,15 @@ export function normalizeToc(toc: TocJson, ctx: TocContext): ParsedToc {
     if (name === "" && e.type !== "dir") fail(e.name, "the root entry must be a directory");
     const uid = e.uid ?? 0;
     const gid = e.gid ?? 0;
-    if (e.userName) userNames.set(uid, e.userName);
-    if (e.groupName) groupNames.set(gid, e.groupName);
+    // One string per owner name, not one per entry (a lazy layer keeps its TOC while mounted).
+    if (e.userName && userNames.get(uid) !== e.userName) userNames.set(uid, e.userName);
+    if (e.groupName && groupNames.get(gid) !== e.groupName) groupNames.set(gid, e.groupName);
     let mtime: number | undefined;
     if (e.modtime !== undefined) {
       mtime = parseModtime(e.modtime);
       if (mtime === undefined) fail(name, `modtime ${JSON.stringify(e.modtime)} is not RFC 3339`);
     }
-    const xattrs: Record<string, Uint8Array> = {};
+    const xattrs: Record<string, Uint8Array> = e.xattrs && Object.keys(e.xattrs).length ? {} : NO_XATTRS;
     for (const [k, b64] of Object.entries(e.xattrs ?? {})) {
       const bytes = decodeBase64(b64);
       if (!bytes) fail(name, `xattr ${JSON.stringify(k)} is not valid base64`);
@@ -209,8 +213,8 @@ export function normalizeToc(toc: TocJson, ctx: TocContext): ParsedToc {
       rawMode,
       uid,
       gid,
-      userName: e.userName || userNames.get(uid) || "",
-      groupName: e.groupName || groupNames.get(gid) || "",
+      userName: userNames.get(uid) ?? "",
+      groupName: groupNames.get(gid) ?? "",
       mtime,
       linkName,
       xattrs,
@@ -239,6 +243,8 @@ export function normalizeToc(toc: TocJson, ctx: TocContext): ParsedToc {
       expect = c.chunkOffset + c.chunkSize;
     }
     if (expect !== file.size) fail(file.name, `chunks cover ${expect} bytes but the file size is ${file.size}`);
+    // A one-chunk file's chunk digest is its digest: keep one string.
+    if (file.chunks.length === 1 && file.chunks[0].chunkDigest === file.digest) file.chunks[0].chunkDigest = file.digest;
     if (file.type === "hardlink") {
       let target = byName.get(file.linkName);
       for (let hops = 0; target?.type === "hardlink" && hops < files.length; hops++) target = byName.get(target.linkName);

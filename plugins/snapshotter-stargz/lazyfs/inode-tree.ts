@@ -5,7 +5,7 @@
 import { buildTree, resolveHardlink, type ParsedToc, type TocFile } from "../estargz/index.ts";
 import { NO_PREFETCH_LANDMARK, PREFETCH_LANDMARK, TOC_TAR_NAME } from "../estargz/constants.ts";
 import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG } from "../fuse/abi.ts";
-import { allocateIndex, compareBytes, FLAG_OPAQUE, type LayerIndexData } from "./layer-index.ts";
+import { compareBytes, FLAG_OPAQUE, indexBuilder, type LayerIndexData } from "./layer-index.ts";
 
 export const WHITEOUT_PREFIX = ".wh.";
 export const OPAQUE_MARKER = ".wh..wh..opq";
@@ -28,32 +28,31 @@ interface Node {
   children?: [string, number][];
 }
 
-/** UTF-8 bytes appended to one growing buffer; ranges are [offset, length]. */
+/** UTF-8 bytes appended to one growing buffer; each add returns its offset. */
 class BytePool {
-  buf = new Uint8Array(1 << 16);
+  buf = Buffer.allocUnsafe(1 << 16);
   len = 0;
-  private readonly enc = new TextEncoder();
 
   private room(n: number): void {
     if (this.len + n <= this.buf.length) return;
-    const next = new Uint8Array(Math.max(this.buf.length * 2, this.len + n));
-    next.set(this.buf.subarray(0, this.len));
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.len + n));
+    this.buf.copy(next, 0, 0, this.len);
     this.buf = next;
   }
 
-  text(s: string): [number, number] {
+  text(s: string): number {
     this.room(s.length * 3);
     const off = this.len;
-    this.len += this.enc.encodeInto(s, this.buf.subarray(off)).written;
-    return [off, this.len - off];
+    this.len += this.buf.write(s, off);
+    return off;
   }
 
-  bytes(b: Uint8Array): [number, number] {
+  bytes(b: Uint8Array): number {
     this.room(b.length);
     const off = this.len;
     this.buf.set(b, off);
     this.len += b.length;
-    return [off, b.length];
+    return off;
   }
 }
 
@@ -110,78 +109,82 @@ export function buildLayerIndex(toc: ParsedToc): LayerIndexData {
   };
   visitDir(tree.byName.get("")!);
 
-  const pool = new BytePool();
-  const path: [number, number][] = [];
-  const target: [number, number][] = [];
-  const xattrs: [number, number, number, number][][] = [];
-  for (const n of nodes) {
-    path.push(pool.text(n.owner?.name ?? n.whiteout!.path));
-    target.push(n.owner?.type === "symlink" ? pool.text(n.owner.linkName) : [0, 0]);
-    xattrs.push(Object.entries(n.owner?.xattrs ?? {}).map(([k, v]) => [...pool.text(k), ...pool.bytes(v)]));
-  }
-  // An entry's name is the end of its inode's path when the inode is that entry (not a hardlink
-  // or whiteout): the pool holds it once.
-  const edgeNames: [number, number][][] = nodes.map((n, i) => {
-    if (!n.children) return [];
-    const dirName = n.owner!.name;
-    return n.children.map(([base, child]) => {
-      const c = nodes[child];
-      if (c.owner && c.owner.name === (dirName ? `${dirName}/${base}` : base)) {
-        const len = Buffer.byteLength(base);
-        return [path[child][0] + path[child][1] - len, len];
-      }
-      return pool.text(base);
-    });
-  });
-
   let chunkCount = 0;
   for (const f of toc.files) if (f.type === "reg") chunkCount += f.chunks.length;
-  const edgeCount = nodes.reduce((s, n) => s + (n.children?.length ?? 0), 0);
-  const xattrCount = xattrs.reduce((s, x) => s + x.length, 0);
-  const sizeOf = (n: Node, i: number) => (n.owner?.type === "reg" ? n.owner.size : n.owner?.type === "symlink" ? target[i][1] : 0);
-  const totalBytes = nodes.reduce((s, n, i) => s + sizeOf(n, i), 0);
-  const { data, cols } = allocateIndex({ inodes: nodes.length, edges: edgeCount, chunks: chunkCount, xattrs: xattrCount, poolBytes: pool.len }, totalBytes);
-  cols.pool.set(pool.buf.subarray(0, pool.len));
-
-  let edge = 0;
+  let edgeCount = 0;
+  let xattrCount = 0;
+  for (const n of nodes) {
+    edgeCount += n.children?.length ?? 0;
+    if (n.owner) for (const _ in n.owner.xattrs) xattrCount++;
+  }
+  const b = indexBuilder({ inodes: nodes.length, edges: edgeCount, chunks: chunkCount, xattrs: xattrCount });
+  const cols = b.cols;
+  const pool = new BytePool();
+  let totalBytes = 0;
   let xattr = 0;
-  nodes.forEach((n, i) => {
+  for (let i = 0; i < nodes.length; i++) {
+    const n = nodes[i];
     const f = n.owner;
-    // Linux shows every symlink as 0777, whatever the tar header says.
-    cols.mode[i] = f ? TYPE_BITS[f.type] | (f.type === "symlink" ? 0o777 : f.mode) : S_IFCHR;
-    cols.uid[i] = f?.uid ?? 0;
-    cols.gid[i] = f?.gid ?? 0;
+    cols.pathOff[i] = pool.text(f?.name ?? n.whiteout!.path);
+    cols.pathLen[i] = pool.len - cols.pathOff[i];
     cols.nlink[i] = n.nlink;
-    cols.size[i] = sizeOf(n, i);
-    cols.mtime[i] = f ? (f.mtime ?? 0) : n.whiteout!.mtime;
-    cols.rdev[i] = f && (f.type === "char" || f.type === "block") ? makedev(f.devMajor, f.devMinor) : 0;
     cols.flags[i] = n.opaque ? FLAG_OPAQUE : 0;
-    [cols.pathOff[i], cols.pathLen[i]] = path[i];
     cols.xStart[i] = xattr;
-    cols.xCount[i] = xattrs[i].length;
-    for (const [ko, kl, vo, vl] of xattrs[i]) {
-      cols.xKeyOff[xattr] = ko;
-      cols.xKeyLen[xattr] = kl;
-      cols.xValOff[xattr] = vo;
-      cols.xValLen[xattr] = vl;
+    if (!f) {
+      cols.mode[i] = S_IFCHR;
+      cols.mtime[i] = n.whiteout!.mtime;
+      continue;
+    }
+    // Linux shows every symlink as 0777, whatever the tar header says.
+    cols.mode[i] = TYPE_BITS[f.type] | (f.type === "symlink" ? 0o777 : f.mode);
+    cols.uid[i] = f.uid;
+    cols.gid[i] = f.gid;
+    cols.mtime[i] = f.mtime ?? 0;
+    cols.rdev[i] = f.type === "char" || f.type === "block" ? makedev(f.devMajor, f.devMinor) : 0;
+    if (f.type === "reg") cols.size[i] = f.size;
+    if (f.type === "symlink") {
+      cols.a0[i] = pool.text(f.linkName);
+      cols.a1[i] = cols.size[i] = pool.len - cols.a0[i];
+    }
+    totalBytes += cols.size[i];
+    for (const k in f.xattrs) {
+      cols.xKeyOff[xattr] = pool.text(k);
+      cols.xKeyLen[xattr] = pool.len - cols.xKeyOff[xattr];
+      cols.xValOff[xattr] = pool.bytes(f.xattrs[k]);
+      cols.xValLen[xattr] = f.xattrs[k].length;
       xattr++;
     }
-    if (f?.type === "symlink") [cols.a0[i], cols.a1[i]] = target[i];
-    if (n.children) {
-      cols.a0[i] = edge;
-      cols.a1[i] = n.children.length;
-      const start = edge;
-      n.children.forEach(([, child], k) => {
-        cols.edgeIno[edge] = child;
-        [cols.edgeNameOff[edge], cols.edgeNameLen[edge]] = edgeNames[i][k];
-        edge++;
-      });
-      const order = Array.from({ length: n.children.length }, (_, k) => start + k);
-      const p = cols.pool;
-      order.sort((a, b) => compareBytes(p, cols.edgeNameOff[a], cols.edgeNameLen[a], p, cols.edgeNameOff[b], cols.edgeNameLen[b]));
-      cols.byName.set(order, start);
+    cols.xCount[i] = xattr - cols.xStart[i];
+  }
+
+  let edge = 0;
+  const order: number[] = [];
+  for (let i = 0; i < nodes.length; i++) {
+    const kids = nodes[i].children;
+    if (!kids) continue;
+    cols.a0[i] = edge;
+    cols.a1[i] = kids.length;
+    order.length = 0;
+    for (const [base, child] of kids) {
+      cols.edgeIno[edge] = child;
+      // A name is usually the last component of its inode's path (not for whiteouts and most
+      // hardlinks): the pool then holds it once.
+      const c = nodes[child].owner?.name;
+      if (c !== undefined && (c === base || (c.endsWith(base) && c.charCodeAt(c.length - base.length - 1) === 0x2f))) {
+        const len = Buffer.byteLength(base);
+        cols.edgeNameOff[edge] = cols.pathOff[child] + cols.pathLen[child] - len;
+        cols.edgeNameLen[edge] = len;
+      } else {
+        cols.edgeNameOff[edge] = pool.text(base);
+        cols.edgeNameLen[edge] = pool.len - cols.edgeNameOff[edge];
+      }
+      order.push(edge++);
     }
-  });
+    const p = pool.buf;
+    const { edgeNameOff: off, edgeNameLen: len } = cols;
+    order.sort((x, y) => compareBytes(p, off[x], len[x], p, off[y], len[y]));
+    cols.byName.set(order, cols.a0[i]);
+  }
 
   // Chunks exactly as buildChunkTable numbers them, hidden files' included.
   let id = 0;
@@ -203,5 +206,5 @@ export function buildLayerIndex(toc: ParsedToc): LayerIndexData {
       cols.a1[i] = f.chunks.length;
     }
   }
-  return data;
+  return b.finish(pool.buf.subarray(0, pool.len), totalBytes);
 }

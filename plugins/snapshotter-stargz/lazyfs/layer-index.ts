@@ -81,13 +81,27 @@ function layout(n: IndexCounts): { bytes: number; place: (buf: ArrayBufferLike) 
   };
 }
 
-/** A zeroed index of the given shape for the builder to fill. */
-export function allocateIndex(n: IndexCounts, totalBytes: number): { data: LayerIndexData; cols: IndexColumns } {
-  const l = layout(n);
-  const buffer = new SharedArrayBuffer(l.bytes);
-  const cols = l.place(buffer);
-  cols.header.set([FORMAT, n.inodes, n.edges, n.chunks, n.xattrs, n.poolBytes, totalBytes]);
-  return { data: { buffer }, cols };
+/**
+ * Columns of an index of the given shape (the pool aside) in ordinary memory for the builder to
+ * fill; finish() copies them and the pool into the shared buffer. The pool comes last, so its size
+ * moves no column.
+ */
+export function indexBuilder(n: Omit<IndexCounts, "poolBytes">): { cols: Omit<IndexColumns, "pool" | "header">; finish(pool: Uint8Array, totalBytes: number): LayerIndexData } {
+  const draft = layout({ ...n, poolBytes: 0 });
+  const scratch = new ArrayBuffer(draft.bytes);
+  return {
+    cols: draft.place(scratch),
+    finish(pool, totalBytes) {
+      const counts = { ...n, poolBytes: pool.length };
+      const l = layout(counts);
+      const buffer = new SharedArrayBuffer(l.bytes);
+      new Uint8Array(buffer).set(new Uint8Array(scratch));
+      const cols = l.place(buffer);
+      cols.pool.set(pool);
+      cols.header.set([FORMAT, counts.inodes, counts.edges, counts.chunks, counts.xattrs, counts.poolBytes, totalBytes]);
+      return { buffer };
+    },
+  };
 }
 
 /** Byte order of UTF-8 names (what lookup's binary search uses). */
