@@ -24,8 +24,9 @@
 // 130 MB modules image) do not; kernel readahead is included, as a lazy reader's would be. No FUSE
 // or fanotify is needed, so the record is the same whichever variant is measured; the same paths
 // prioritise the optimized eStargz variant, as `ctr-remote optimize` records do.
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, join, posix } from 'node:path';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, join, posix, relative } from 'node:path';
+import { resolveInRoot } from '../core/layer/securejoin.ts';
 import { buildOnce } from './images/rootfs.ts';
 import { dropPageCache } from './page-cache.ts';
 import { residentRanges } from './residency.ts';
@@ -153,21 +154,22 @@ export async function runOnCopy(rootfs: string, w: Workload, trace?: string): Pr
 }
 
 /** Follows symlinks inside `root` (absolute links are relative to it). */
-function regularFileIn(root: string, path: string): { path: string; size: number } | undefined {
-  let p = posix.normalize('/' + path);
-  for (let hops = 0; hops < 16; hops++) {
-    let st;
-    try {
-      st = lstatSync(join(root, p));
-    } catch {
-      return undefined;
-    }
-    if (st.isFile()) return { path: p.slice(1), size: st.size };
-    if (!st.isSymbolicLink()) return undefined;
-    const target = readlinkSync(join(root, p));
-    p = posix.normalize(target.startsWith('/') ? target : posix.join(posix.dirname(p), target));
+export function regularFileIn(root: string, path: string): { path: string; size: number } | undefined {
+  // Every symlink on the way resolved inside the rootfs: with a merged /usr, /bin/sh is the
+  // image's usr/bin/dash (the name its layer tar has), not bin/dash.
+  let host: string;
+  try {
+    host = resolveInRoot(root, path, true);
+  } catch {
+    return undefined;
   }
-  return undefined;
+  let st;
+  try {
+    st = lstatSync(host);
+  } catch {
+    return undefined;
+  }
+  return st.isFile() ? { path: relative(root, host), size: st.size } : undefined;
 }
 
 /** Paths the strace log shows opened (resolved by -y) or executed, in first-seen order. */
@@ -195,7 +197,7 @@ export function parseStrace(log: string, mergedPrefix: string): string[] {
 }
 
 export async function recordWorkload(cacheDir: string, layout: string, w: Workload): Promise<WorkloadRecord> {
-  const file = join(cacheDir, 'records', `${w.name}-${basename(layout)}-${Bun.hash(w.command).toString(16)}-r3.json`);
+  const file = join(cacheDir, 'records', `${w.name}-${basename(layout)}-${Bun.hash(w.command).toString(16)}-r4.json`);
   if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as WorkloadRecord;
   const rootfs = await unpackedRootfs(cacheDir, layout);
   const logDir = mkdtempSync(join(cacheDir, 'unpacked', 'trace-'));

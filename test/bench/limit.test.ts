@@ -1,5 +1,8 @@
 import { expect, test } from 'bun:test';
-import { lazyReadPlan, MIN_ROUND_TRIPS, physicalLimit, type WorkloadRecord } from '../../bench/limit.ts';
+import { lazyReadPlan, MIN_ROUND_TRIPS, physicalLimit, regularFileIn, type WorkloadRecord } from '../../bench/limit.ts';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { buildEstargz, bytesSource, openEstargz } from '../../plugins/snapshotter-stargz/estargz/index.ts';
 import { layerTar, noise } from '../plugins/snapshotter-stargz/helpers.ts';
 
@@ -54,4 +57,22 @@ test('lazyReadPlan counts the compressed chunks holding the read ranges, the top
   expect(l.rttS).toBeCloseTo(MIN_ROUND_TRIPS * 0.02, 9);
   expect(l.limitS).toBeCloseTo(l.transferS + l.rttS + 0.5, 9);
   expect(l.readBytes).toBe(20_000);
+});
+
+test('a recorded path names the file as the image has it: every symlink on the way resolved inside the rootfs', () => {
+  const root = mkdtempSync(join(tmpdir(), 'eb-limit-root-'));
+  try {
+    mkdirSync(join(root, 'usr/bin'), { recursive: true });
+    symlinkSync('usr/bin', join(root, 'bin')); // merged /usr
+    writeFileSync(join(root, 'usr/bin/dash'), 'sh!');
+    symlinkSync('dash', join(root, 'usr/bin/sh'));
+    symlinkSync('/../../../../etc', join(root, 'usr/bin/up')); // absolute: stays in the rootfs
+    expect(regularFileIn(root, '/bin/sh')).toEqual({ path: 'usr/bin/dash', size: 3 });
+    expect(regularFileIn(root, 'bin/dash')).toEqual({ path: 'usr/bin/dash', size: 3 });
+    expect(regularFileIn(root, '/usr/bin/up/passwd')).toBeUndefined();
+    expect(regularFileIn(root, '/bin')).toBeUndefined();
+    expect(regularFileIn(root, '/nope/x')).toBeUndefined();
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });
