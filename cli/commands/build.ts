@@ -84,7 +84,7 @@ Docker-style flags:
     const snapshotter = (flags.snapshotter as string | undefined) ?? ctx.config.worker.oci.snapshotter;
     const worker = await createLocalWorker(host, ctx.config, ctx.root, snapshotter, ctx.signal);
     try {
-      const outcome = await runBuild(req, { host, worker, progress, hostPlatform: hostPlatform(), compileFilter, signal: ctx.signal, cache: { client: worker.client, store: worker.store } });
+      const outcome = await runBuild(req, { host, worker, progress, hostPlatform: hostPlatform(), compileFilter, signal: ctx.signal, cache: { client: worker.client, store: worker.store }, ownsWorker: true });
       stopTty?.();
       for (const e of outcome.exports) {
         for (const n of e.notes) ctx.err(n);

@@ -53,6 +53,12 @@ export interface BuildServices {
   signal?: AbortSignal;
   /** Registry client and content store for cache import/export (required when the request asks). */
   cache?: { client: RegistryClient; store: ContentStore };
+  /**
+   * The build owns the worker (`edgebuild build`): lazy layers record opened files only when an
+   * output asks for estargz-optimize (files open without a FUSE round trip otherwise). A daemon's
+   * worker, shared by builds, keeps recording.
+   */
+  ownsWorker?: boolean;
 }
 
 export interface BuildOutcome {
@@ -67,6 +73,8 @@ export async function runBuild(req: BuildRequest, svc: BuildServices): Promise<B
   const frontend = svc.host.get<Frontend>(`frontend.${req.frontend}`);
   const exporters = req.outputs.map((o) => ({ spec: o, exporter: svc.host.get<Exporter>(`exporter.${o.type}`) }));
   const optimize = checkEstargzOptimize(req.outputs, svc.worker);
+  const snap = svc.worker.snapshotter;
+  if (svc.ownsWorker && isAccessRecorder(snap)) snap.setAccessRecording?.(optimize);
   const resolved = new Map<string, Promise<ImageInfo>>();
   const resolve = (ref: string, platform: Platform) => {
     const k = `${ref}|${platform.os}/${platform.architecture}/${platform.variant ?? ''}`;

@@ -87,6 +87,12 @@ export interface AccessRecording {
  *  see every OPEN). Recordings may overlap; each sees every open made while it runs. */
 export interface AccessRecorder {
   recordAccess(): AccessRecording;
+  /**
+   * Whether layers mounted from now on report their opens (default on). Off, a lazy mount opens
+   * files without a round trip per open (FUSE zero-message open): `edgebuild build` turns it off
+   * unless an output asks for estargz-optimize. Layers already mounted keep their mode.
+   */
+  setAccessRecording?(on: boolean): void;
 }
 
 export function isAccessRecorder(s: unknown): s is AccessRecorder {

@@ -4,7 +4,7 @@ import { randomBytes } from "node:crypto";
 import type { Credential } from "../../core/registry/credentials.ts";
 import type { RemoteLayer } from "../../core/snapshot/types.ts";
 import { mountFuse } from "./fuse/mount.ts";
-import type { FuseMount } from "./fuse/types.ts";
+import type { FuseMount, MountStats } from "./fuse/types.ts";
 import type { StargzConfig } from "./config.ts";
 import type { LayerStatus } from "./fetch-messages.ts";
 import { LAZYFS_MODULE, type FetchThread } from "./fetch-thread.ts";
@@ -34,7 +34,8 @@ export interface MountLayerParams extends OpenLayerParams {
   config: StargzConfig;
   cacheDir: string;
   log: (m: string) => void;
-  onAccess: (path: string) => void;
+  /** Reports each file opened; without it the mount answers no OPEN at all (zero-message open). */
+  onAccess?: (path: string) => void;
 }
 
 export class LazyLayer {
@@ -88,7 +89,7 @@ export class LazyLayer {
         fsInit: init,
         workers: p.config.fuse.workers,
         options: { passthrough: p.config.fuse.passthrough, attrTimeoutSec: p.config.fuse.attr_timeout, entryTimeoutSec: p.config.fuse.attr_timeout, fsName: "edgebuild-stargz" },
-        onAccess: (r) => r.path !== undefined && p.onAccess(r.path),
+        onAccess: p.onAccess && ((r) => r.path !== undefined && p.onAccess!(r.path)),
         onError: (msg) => p.log(`stargz: layer ${digest}: ${msg}`),
       });
     } catch (e) {
@@ -101,6 +102,11 @@ export class LazyLayer {
   /** Resolves once every OPEN served so far has been reported to onAccess (see FuseMount.flush). */
   flushAccess(): Promise<void> {
     return this.mount?.flush() ?? Promise.resolve();
+  }
+
+  /** Request counters of the FUSE mount (undefined once closed). */
+  mountStats(): MountStats | undefined {
+    return this.mount?.stats();
   }
 
   status(): LayerStatus {

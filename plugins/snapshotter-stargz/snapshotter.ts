@@ -51,6 +51,8 @@ export class StargzSnapshotter implements RemoteSnapshotter, LayerSnapshotter, A
   private readonly staged = new Map<string, { staged: Promise<Staged>; expectedTocDigest: string | undefined }>();
   /** Active access recordings: layer digest → paths opened (insertion order = first open). */
   private readonly recordings = new Set<Map<string, Set<string>>>();
+  /** Layers mounted while this is off answer no OPEN (zero-message open) and report nothing. */
+  private recordOpens = true;
   private readonly log: (m: string) => void;
   private closed = false;
 
@@ -170,9 +172,11 @@ export class StargzSnapshotter implements RemoteSnapshotter, LayerSnapshotter, A
       cacheDir: this.cacheDir,
       fetchThread: this.fetcher(),
       log: this.log,
-      onAccess: (path) => {
-        for (const r of this.recordings) record(r, layer.descriptor.digest, path);
-      },
+      onAccess: this.recordOpens
+        ? (path) => {
+            for (const r of this.recordings) record(r, layer.descriptor.digest, path);
+          }
+        : undefined,
     });
     this.layers.set(key, lazy);
     phase("lazy-mounted");
@@ -225,6 +229,10 @@ export class StargzSnapshotter implements RemoteSnapshotter, LayerSnapshotter, A
       if (signal?.aborted) throw e;
       return { lazy: false, reason: (e as Error).message.split("\n")[0] };
     }
+  }
+
+  setAccessRecording(on: boolean): void {
+    this.recordOpens = on;
   }
 
   remoteStatus(): LayerStatus[] {

@@ -60,4 +60,22 @@ describe("access recording", () => {
     }
     expect(fuseMountsUnder(root)).toEqual([]);
   }, 60_000);
+  test("[slow] with recording off, layers mounted after that open files without OPEN round trips and report nothing", async () => {
+    const root = tempDir("stargz-norec-");
+    const s = newSnapshotter(root, testConfig());
+    s.setAccessRecording(false);
+    try {
+      expect(await s.prepareRemote("layer/upper", undefined, upper.layer)).toEqual({ lazy: true });
+      const [m] = await s.view("v", "layer/upper");
+      const rec = s.recordAccess();
+      for (let i = 0; i < 12; i++) expect(readFileSync(join(m.source, `app/mod${i}.js`), "utf8")).toBe(`module ${i}\n`);
+      expect(await rec.stop()).toEqual({});
+      // Per file the kernel sent at most LOOKUP + READ (+ GETATTR): no OPEN, RELEASE or FLUSH.
+      const stats = (s as unknown as { layers: Map<string, { mountStats(): { requests: number } | undefined }> }).layers;
+      const requests = [...stats.values()].reduce((n, l) => n + (l.mountStats()?.requests ?? 0), 0);
+      expect(requests).toBeLessThan(12 * 3 + 10);
+    } finally {
+      await s.close();
+    }
+  });
 });
