@@ -107,7 +107,8 @@ export async function runOne(specPath: string, ctx: CommandContext): Promise<num
         outputs: spec.output ? [{ type: 'local', attrs: { dest: spec.output } }] : [],
         noCache: false,
       },
-      { host, worker, progress: new ProgressStream(), hostPlatform: hostPlatform(), compileFilter, signal: ctx.signal },
+      // Like `edgebuild build`: the build owns its worker (lazy layers record opens only for estargz-optimize).
+      { host, worker, progress: new ProgressStream(), hostPlatform: hostPlatform(), compileFilter, signal: ctx.signal, ownsWorker: true },
     );
     phase('build-done');
   } finally {
