@@ -47,7 +47,11 @@ async function mounted(over: Parameters<typeof testConfig>[0]) {
   proxy.reset();
   expect(await s.prepareRemote("layer/n", undefined, via(pushed.layer, proxy.host))).toEqual({ lazy: true });
   if (!config.no_background_fetch) expect(await until(() => proxy.blobGets.some((g) => Number(/bytes=(\d+)-/.exec(g.range ?? "")?.[1]) < 1000))).toBe(true);
-  await Bun.sleep(100);
+  // Until the fetched figure stops moving (the decoy's body is in and reported: reports are throttled).
+  for (let i = 0, last = -1; i < 20 && s.remoteStatus()[0]?.fetched !== last; i++) {
+    last = s.remoteStatus()[0]?.fetched ?? -1;
+    await Bun.sleep(250);
+  }
   return { s, dir: await layerDir(s, "layer/n") };
 }
 
