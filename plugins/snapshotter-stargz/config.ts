@@ -48,8 +48,9 @@ export const StargzConfigSchema = v.strictObject({
       passthrough: v.optional(v.boolean(), false),
       /** Seconds the kernel caches attributes and lookups (layers are immutable). */
       attr_timeout: v.optional(v.pipe(v.number(), v.minValue(0)), 60),
-      /** Handler threads per mount. One serves reads asynchronously at disk speed; each one more
-       *  holds another copy of the layer's inode tree (~25 MB for a 14,000-file layer). */
+      /** Handler threads serving a mount's reads that wait for the network (shared by all mounts of
+       *  the process; the mount's reader thread answers everything already local itself). All of
+       *  them read the one shared layer index, so another thread costs a few MB, not a tree copy. */
       workers: v.optional(positive, 1),
       /** Chunk bytes each FUSE worker keeps in memory when the cache disk is full (reads otherwise come from the disk cache). */
       memory_cache_mb: v.optional(uint, 64),
