@@ -196,8 +196,15 @@ export function parseStrace(log: string, mergedPrefix: string): string[] {
   return [...seen];
 }
 
+/**
+ * Read whole from the image by edgebuild itself before every RUN starts (user and group lookup,
+ * plugins/executor-runc/user.ts): part of what a build reads, and in an estargz-optimize recording
+ * (the builder opens them through the same lazy mount), though the workload's strace cannot see them.
+ */
+const BUILDER_READS = ['/etc/passwd', '/etc/group'];
+
 export async function recordWorkload(cacheDir: string, layout: string, w: Workload): Promise<WorkloadRecord> {
-  const file = join(cacheDir, 'records', `${w.name}-${basename(layout)}-${Bun.hash(w.command).toString(16)}-r4.json`);
+  const file = join(cacheDir, 'records', `${w.name}-${basename(layout)}-${Bun.hash(w.command).toString(16)}-r5.json`);
   if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as WorkloadRecord;
   const rootfs = await unpackedRootfs(cacheDir, layout);
   const logDir = mkdtempSync(join(cacheDir, 'unpacked', 'trace-'));
@@ -210,13 +217,13 @@ export async function recordWorkload(cacheDir: string, layout: string, w: Worklo
     let fileBytes = 0;
     const ranges: WorkloadRecord['ranges'] = {};
     const counted = new Set<string>();
-    for (const p of parseStrace(readFileSync(log, 'utf8'), '/merged')) {
+    for (const p of [...BUILDER_READS, ...parseStrace(readFileSync(log, 'utf8'), '/merged')]) {
       const f = regularFileIn(rootfs, p);
       if (!f || counted.has(f.path)) continue;
       counted.add(f.path);
       files.push(f.path);
       fileBytes += f.size;
-      const r = residentRanges(join(rootfs, f.path));
+      const r = BUILDER_READS.includes(p) ? (f.size ? [[0, f.size] as [number, number]] : []) : residentRanges(join(rootfs, f.path));
       ranges[f.path] = r;
       readBytes += r.reduce((n, [a, b]) => n + b - a, 0);
     }

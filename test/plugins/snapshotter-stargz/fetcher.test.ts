@@ -17,7 +17,7 @@ afterAll(removeTempDirs);
 const DIGEST = `sha256:${"ab".repeat(32)}`;
 const big = noise(300_000, 5);
 
-async function setup(opts: { tamper?: (blob: Uint8Array) => void; minRequestBytes?: number; failFirst?: number; decoders?: number; holdFirst?: Promise<void> } = {}) {
+async function setup(opts: { tamper?: (blob: Uint8Array) => void; minRequestBytes?: number; failFirst?: number; decoders?: number; holdFirst?: Promise<void>; holdCount?: number } = {}) {
   const built = await buildEstargz(layerTar([{ name: "a", data: "alpha\n" }, { name: "b", data: "bravo\n" }, { name: "big", data: big }, { name: "c", data: "charlie\n" }]), { chunkSize: 100_000 });
   const blob = built.blob!;
   const served = new Uint8Array(blob);
@@ -27,7 +27,7 @@ async function setup(opts: { tamper?: (blob: Uint8Array) => void; minRequestByte
   const client = {
     async fetchBlobRange(_repo: unknown, _digest: string, ranges: ByteRange[]) {
       requests.push(ranges);
-      if (requests.length === 1 && opts.holdFirst) await opts.holdFirst;
+      if (requests.length <= (opts.holdCount ?? 1) && opts.holdFirst) await opts.holdFirst;
       await Bun.sleep(5);
       if (failures-- > 0) throw new Error("connection refused");
       return ranges.map((r) => served.slice(r.offset, r.offset + r.length));
@@ -104,6 +104,22 @@ describe("LayerFetcher", () => {
     expect(t.fetcher.isInflight(b)).toBe(true);
     await t.fetcher.ensure([b]);
     expect(t.requests).toHaveLength(1);
+  });
+
+  test("a read does not wait behind background requests holding every network slot", async () => {
+    let release!: () => void;
+    const t = await setup({ holdFirst: new Promise<void>((r) => (release = r)), holdCount: 2 });
+    const [a] = t.ids("a");
+    const [b] = t.ids("b");
+    const [c] = t.ids("c");
+    const background = [t.fetcher.ensure([a], { urgent: false, exact: true }), t.fetcher.ensure([b], { urgent: false, exact: true })];
+    await Bun.sleep(30);
+    expect(t.requests).toHaveLength(2); // both slots (maxConcurrency 2) held
+    await t.fetcher.ensure([c], { exact: true }); // a read: one slot over the limit, at once
+    expect(t.requests).toHaveLength(3);
+    expect(t.fetcher.isCached(a) || t.fetcher.isCached(b)).toBe(false);
+    release();
+    await Promise.all(background);
   });
 
   test("speculative fetches leave the last network slot to reads; a read of a chunk one waits to fetch moves it up, still one request", async () => {
