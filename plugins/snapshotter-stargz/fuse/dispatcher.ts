@@ -78,6 +78,11 @@ export function malformed(bytes: Uint8Array): string | undefined {
   return undefined;
 }
 
+/** Offset and size of a READ (fuse_read_in: fh, offset, size, ...). */
+function readArgs(req: Request): { offset: number; size: number } {
+  return { offset: Number(req.body.getBigUint64(8, true)), size: req.body.getUint32(16, true) };
+}
+
 const DIR_ENTRY_DOT = encodeName(".");
 const DIR_ENTRY_DOTDOT = encodeName("..");
 
@@ -136,24 +141,18 @@ export class Dispatcher {
     }
     if (!this.fs.readSync || malformed(bytes)) return false;
     const req = decodeRequest(bytes);
-    const { unique, nodeid } = req.header;
-    const offset = Number(req.body.getBigUint64(8, true));
-    const size = req.body.getUint32(16, true);
+    const { offset, size } = readArgs(req);
     let data: Uint8Array | undefined;
     try {
-      data = this.fs.readSync(nodeid, offset, size);
+      data = this.fs.readSync(req.header.nodeid, offset, size);
     } catch (e) {
       const errno = this.errnoOf(e, req);
-      this.send(Opcode.READ, errorReply(unique, errno));
+      this.send(Opcode.READ, errorReply(req.header.unique, errno));
       this.hooks.onDone?.(Opcode.READ, errno, 0);
       return true;
     }
     if (data === undefined) return false;
-    const payload = data.byteLength > size ? data.subarray(0, size) : data;
-    const header = replyHeader(unique, payload.byteLength);
-    if (this.hooks.replyParts) this.hooks.replyParts(header, payload);
-    else this.send(Opcode.READ, okReply(unique, payload));
-    this.hooks.onDone?.(Opcode.READ, 0, payload.byteLength);
+    this.hooks.onDone?.(Opcode.READ, 0, this.replyRead(req.header.unique, data, size));
     this.fs.readDone?.(data);
     return true;
   }
@@ -367,34 +366,35 @@ export class Dispatcher {
 
   private async read(req: Request): Promise<void> {
     const { unique, nodeid } = req.header;
-    const offset = Number(req.body.getBigUint64(8, true));
-    const size = req.body.getUint32(16, true);
+    const { offset, size } = readArgs(req);
     this.pending.add(unique);
-    let message: Uint8Array;
     let data: Uint8Array | undefined;
-    let payload: Uint8Array | undefined;
     let errno = 0;
-    let bytes = 0;
     try {
       data = await this.fs.read(nodeid, offset, size);
-      payload = data.byteLength > size ? data.subarray(0, size) : data;
-      bytes = payload.byteLength;
-      message = replyHeader(unique, bytes);
     } catch (e) {
       errno = this.errnoOf(e, req);
-      message = errorReply(unique, errno);
     }
     // Already answered EINTR by an INTERRUPT: the kernel no longer knows this unique.
     if (this.pending.delete(unique)) {
-      if (payload && this.hooks.replyParts) {
-        if (this.config.options.debug) console.error(`fuse: -> READ unique=${unique} bytes=${bytes}`);
-        this.hooks.replyParts(message, payload);
-      } else {
-        this.send(Opcode.READ, payload ? okReply(unique, payload) : message);
-      }
+      let bytes = 0;
+      if (data) bytes = this.replyRead(unique, data, size);
+      else this.send(Opcode.READ, errorReply(unique, errno));
       this.hooks.onDone?.(Opcode.READ, errno, bytes);
     }
     if (data) this.fs.readDone?.(data);
+  }
+
+  /** Answers READ `unique` with `data` (cut to `size`), header and payload in one write; returns the bytes sent. */
+  private replyRead(unique: bigint, data: Uint8Array, size: number): number {
+    const payload = data.byteLength > size ? data.subarray(0, size) : data;
+    if (this.hooks.replyParts) {
+      if (this.config.options.debug) console.error(`fuse: -> READ unique=${unique} bytes=${payload.byteLength}`);
+      this.hooks.replyParts(replyHeader(unique, payload.byteLength), payload);
+    } else {
+      this.send(Opcode.READ, okReply(unique, payload));
+    }
+    return payload.byteLength;
   }
 
   private interrupt(req: Request): void {

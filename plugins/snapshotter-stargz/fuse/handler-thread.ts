@@ -3,17 +3,14 @@
 // one instance of the tree and a dispatcher answering on that mount's fd. Its event loop stays
 // free (it never reads a device), so awaited fetches in `fs.read` progress while it keeps
 // answering lookups and getattrs of every mount.
-import { Opcode } from "./abi.ts";
 import { Dispatcher } from "./dispatcher.ts";
-import { openBacking, writeFd, writevFd } from "./libc.ts";
-import { Counter, countBacking, inFlightSlots, totals, type ToWorker, type WorkerAttach, type WorkerOut } from "./messages.ts";
+import { deviceHooks } from "./device-hooks.ts";
+import { dispatcherConfig, type ToWorker, type WorkerAttach, type WorkerOut } from "./messages.ts";
 import type { FsFactory, ReadOnlyFs } from "./types.ts";
 
 declare const self: Worker;
 
 const post = (m: WorkerOut) => self.postMessage(m);
-const ENOENT = 2;
-const EIO = 5;
 
 interface Served {
   port: MessagePort;
@@ -38,28 +35,11 @@ async function attach(msg: WorkerAttach): Promise<void> {
   const fs = await loadFs(msg.fsModule, msg.fsInit);
   msg.fsInit = undefined;
   if (!served.live) return; // detached while the tree loaded
-  const sums = totals(msg.counters);
-  const inFlight = inFlightSlots(msg.counters);
   const error = (message: string) => post({ type: "error", mount: msg.mount, message });
-  const checkWrite = (rc: number) => {
-    // ENOENT: the kernel dropped the request (interrupted or aborted) before our answer.
-    if (rc < 0 && -rc !== ENOENT) error(`fuse/handler-thread.ts: reply write failed: errno ${-rc}`);
-  };
-  const dispatcher = new Dispatcher(fs, { options: msg.options, passthrough: msg.passthrough, noOpen: msg.noOpen, noOpendir: msg.noOpendir }, {
-    reply: (message) => served.live && checkWrite(writeFd(msg.fd, message)),
-    replyParts: (header, payload) => served.live && checkWrite(writevFd(msg.fd, header, payload)),
+  const dispatcher = new Dispatcher(fs, dispatcherConfig(msg), {
+    ...deviceHooks({ fd: msg.fd, counters: msg.counters, passthrough: msg.passthrough, error, where: "fuse/handler-thread.ts", inFlightSlot: msg.index, live: () => served.live }),
     onAccess: msg.recordAccess ? (ino, path) => post({ type: "access", mount: msg.mount, ino, path, at: Date.now() }) : undefined,
     onError: error,
-    openBacking: msg.passthrough ? (path) => countBacking(sums, openBacking(msg.fd, path)) : undefined,
-    onDone(opcode, errno, bytesRead) {
-      Atomics.sub(inFlight, msg.index, 1);
-      Atomics.add(sums, Counter.requests, 1n);
-      if (errno === EIO) Atomics.add(sums, Counter.errors, 1n); // ENOENT/ENODATA/EROFS are answers, not failures
-      if (opcode === Opcode.READ) {
-        Atomics.add(sums, Counter.reads, 1n);
-        Atomics.add(sums, Counter.bytesRead, BigInt(bytesRead));
-      }
-    },
   });
   msg.port.onmessage = (e) => {
     if (!served.live) return;

@@ -12,6 +12,17 @@ export interface ReaderInit {
   workers: number;
 }
 
+/** What a thread needs to serve a mount with its own instance of the tree (DispatcherConfig and the fs). */
+export interface FsServe {
+  fsModule: string;
+  fsInit: unknown;
+  options: FuseOptions;
+  passthrough: boolean;
+  /** Zero-message open in effect (DispatcherConfig.noOpen / noOpendir). */
+  noOpen: boolean;
+  noOpendir: boolean;
+}
+
 /**
  * main → reader: one port per handler worker; the reader then blocks on the device for good. With
  * `inline`, it loads the fs module's `createInlineFs` first and answers what it can itself.
@@ -19,13 +30,7 @@ export interface ReaderInit {
 export interface ReaderStart {
   type: "start";
   ports: MessagePort[];
-  inline?: {
-    fsModule: string;
-    fsInit: unknown;
-    options: FuseOptions;
-    passthrough: boolean;
-    noOpen: boolean;
-    noOpendir: boolean;
+  inline?: FsServe & {
     /** OPENs go to the workers (they report accesses, and their flush orders the reports). */
     forwardOpen: boolean;
   };
@@ -43,19 +48,12 @@ export type ReaderOut =
  * process (see mount.ts); each mount gets its own port from its reader thread, fs instance and
  * dispatcher, all named by `mount`.
  */
-export interface WorkerAttach {
+export interface WorkerAttach extends FsServe {
   type: "attach";
   mount: number;
   /** This worker's slot in the mount's in-flight counters. */
   index: number;
   fd: number;
-  fsModule: string;
-  fsInit: unknown;
-  options: FuseOptions;
-  passthrough: boolean;
-  /** Zero-message open in effect (DispatcherConfig.noOpen / noOpendir). */
-  noOpen: boolean;
-  noOpendir: boolean;
   counters: SharedArrayBuffer;
   port: MessagePort;
   recordAccess: boolean;
@@ -106,8 +104,7 @@ export function inFlightSlots(sab: SharedArrayBuffer): Int32Array {
   return new Int32Array(sab, TOTALS * 8);
 }
 
-/** Counts a passthrough backing id handed out (`id` > 0) and returns it. */
-export function countBacking(sums: BigInt64Array, id: number): number {
-  if (id > 0) Atomics.add(sums, Counter.passthroughOpens, 1n);
-  return id;
+/** The dispatcher settings of a mount served as `s` says. */
+export function dispatcherConfig(s: FsServe): { options: FuseOptions; passthrough: boolean; noOpen: boolean; noOpendir: boolean } {
+  return { options: s.options, passthrough: s.passthrough, noOpen: s.noOpen, noOpendir: s.noOpendir };
 }

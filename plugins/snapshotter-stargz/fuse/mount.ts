@@ -11,7 +11,7 @@ import { join, resolve } from "node:path";
 import { S_IFDIR } from "./abi.ts";
 import type { Negotiated } from "./init.ts";
 import { MNT_DETACH, MS_RDONLY, mount, umount2 } from "./libc.ts";
-import { Counter, createCounters, inFlightSlots, totals, type ReaderOut, type ReaderStart, type ToWorker, type WorkerOut } from "./messages.ts";
+import { Counter, createCounters, inFlightSlots, totals, type FsServe, type ReaderOut, type ReaderStart, type ToWorker, type WorkerOut } from "./messages.ts";
 import { abortConnection, deviceOf, FUSE_FSTYPE, setReadAhead } from "./mountinfo.ts";
 import { resolveFsModule, workerEntry } from "./module-url.ts";
 import type { AccessRecord, FuseMount, FuseOptions, MountFuseParams, MountStats } from "./types.ts";
@@ -293,6 +293,8 @@ async function mountWith(
     // Zero-message open: not while accesses are recorded or files are passed through (both need OPEN).
     const noOpen = options.zeroMessageOpen && negotiated.noOpen && !handoff.recordAccess && !negotiated.passthrough;
     const noOpendir = options.zeroMessageOpen && negotiated.noOpendir;
+    // Holds the whole fs init (a layer index): dropped below once the threads have it.
+    let serve: FsServe | undefined = { fsModule, fsInit: handoff.fsInit, options, passthrough: negotiated.passthrough, noOpen, noOpendir };
     const ports: MessagePort[] = [];
     handlers = poolWorkers(workerCount);
     await Promise.all(handlers.map((pw, i) => {
@@ -301,8 +303,7 @@ async function mountWith(
       return new Promise<void>((resolve, reject) => {
         pw.mounts.set(id, { onAccess, onError, attach: { resolve, reject } });
         post(pw, {
-          type: "attach", mount: id, index: i, fd, fsModule, fsInit: handoff.fsInit, options,
-          passthrough: negotiated.passthrough, noOpen, noOpendir, counters, port: channel.port2, recordAccess: handoff.recordAccess,
+          ...serve!, type: "attach", mount: id, index: i, fd, counters, port: channel.port2, recordAccess: handoff.recordAccess,
         }, [channel.port2]);
       }).then(() => {
         const a = pw.mounts.get(id);
@@ -311,8 +312,8 @@ async function mountWith(
         throw new Error(`fuse/mount.ts: handler worker ${i} could not load ${fsModule}: ${e.message}`);
       });
     }));
-    const inline = { fsModule, fsInit: handoff.fsInit, options, passthrough: negotiated.passthrough, noOpen, noOpendir, forwardOpen: handoff.recordAccess };
-    reader.postMessage({ type: "start", ports, inline } satisfies ReaderStart, ports);
+    reader.postMessage({ type: "start", ports, inline: { ...serve, forwardOpen: handoff.recordAccess } } satisfies ReaderStart, ports);
+    serve = undefined;
     handoff.fsInit = undefined;
     const answersInline = await started;
     if (noOpen) primeNoOpen(mountpoint);

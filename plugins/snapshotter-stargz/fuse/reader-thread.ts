@@ -12,8 +12,9 @@ import { Errno, IN_HEADER_SIZE, Opcode } from "./abi.ts";
 import { decodeInitIn, decodeRequest, encodeInitOut, errorReply } from "./codec.ts";
 import { negotiate, REQUEST_BUFFER_SIZE } from "./init.ts";
 import { Dispatcher } from "./dispatcher.ts";
-import { openBacking, readFd, writeFd, writevFd } from "./libc.ts";
-import { Counter, countBacking, inFlightSlots, totals, type ReaderInit, type ReaderOut, type ReaderStart } from "./messages.ts";
+import { deviceHooks } from "./device-hooks.ts";
+import { readFd, writeFd } from "./libc.ts";
+import { dispatcherConfig, inFlightSlots, type ReaderInit, type ReaderOut, type ReaderStart } from "./messages.ts";
 import type { InlineFsFactory } from "./types.ts";
 
 declare const self: Worker;
@@ -69,24 +70,10 @@ async function inlineDispatcher(init: ReaderInit, spec: NonNullable<ReaderStart[
   const mod = (await import(spec.fsModule)) as { createInlineFs?: InlineFsFactory };
   const fs = await mod.createInlineFs?.(spec.fsInit);
   if (!fs) return undefined;
-  const sums = totals(init.counters);
-  const checkWrite = (rc: number) => {
-    // ENOENT: the kernel dropped the request (interrupted or aborted) before our answer.
-    if (rc < 0 && rc !== -Errno.ENOENT) post({ type: "error", message: `fuse/reader-thread.ts: reply write failed: errno ${-rc}` });
-  };
-  return new Dispatcher(fs, { options: spec.options, passthrough: spec.passthrough, noOpen: spec.noOpen, noOpendir: spec.noOpendir }, {
-    reply: (message) => checkWrite(writeFd(init.fd, message)),
-    replyParts: (header, payload) => checkWrite(writevFd(init.fd, header, payload)),
-    onError: (message) => post({ type: "error", message }),
-    openBacking: spec.passthrough ? (path) => countBacking(sums, openBacking(init.fd, path)) : undefined,
-    onDone(opcode, errno, bytesRead) {
-      Atomics.add(sums, Counter.requests, 1n);
-      if (errno === Errno.EIO) Atomics.add(sums, Counter.errors, 1n);
-      if (opcode === Opcode.READ) {
-        Atomics.add(sums, Counter.reads, 1n);
-        Atomics.add(sums, Counter.bytesRead, BigInt(bytesRead));
-      }
-    },
+  const error = (message: string) => post({ type: "error", message });
+  return new Dispatcher(fs, dispatcherConfig(spec), {
+    ...deviceHooks({ fd: init.fd, counters: init.counters, passthrough: spec.passthrough, error, where: "fuse/reader-thread.ts" }),
+    onError: error,
   });
 }
 
