@@ -2,9 +2,9 @@
 // `<plugin root>/cache/<layer>/`, written to a temp name and renamed, so a reader (any worker, any
 // process) sees a whole chunk or none. Only bytes that passed their chunkDigest are written. When
 // the disk is full it falls back to memory (the LRU in front) with one warning.
-import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
 import { randomBytes } from "node:crypto";
-import { dirname } from "node:path";
+import { basename, dirname } from "node:path";
 import { chunkCachePath, layerCacheDir, type ChunkRef } from "./lazyfs/chunks.ts";
 import { ByteLru } from "./lazyfs/lru.ts";
 
@@ -55,6 +55,25 @@ export class ChunkCache {
   has(layer: string, c: ChunkRef): boolean {
     if (this.memory.has(this.key(layer, c))) return true;
     return statSync(this.path(layer, c), { throwIfNoEntry: false })?.size === c.chunkSize;
+  }
+
+  /**
+   * The chunks of `chunks` cached for `layer`, found with one listing of the layer's directory and
+   * a stat only of the files it lists: at mount a fetcher checks every chunk of its layer (13.7k
+   * for the Go toolchain layer: 40-60 ms of stats, nearly all of them misses on a cold cache).
+   */
+  cachedAmong(layer: string, chunks: Iterable<ChunkRef>): ChunkRef[] {
+    let names: Set<string>;
+    try {
+      names = new Set(readdirSync(layerCacheDir(this.dir, layer)));
+    } catch {
+      names = new Set();
+    }
+    const out: ChunkRef[] = [];
+    for (const c of chunks) {
+      if (this.memory.has(this.key(layer, c)) || (names.has(basename(this.path(layer, c))) && this.has(layer, c))) out.push(c);
+    }
+    return out;
   }
 
   /** Bytes held in memory only (memory-only mode), for inline replies. */

@@ -122,7 +122,7 @@ export class LayerFetcher {
     this.pipeline = new Semaphore(opts.maxConcurrency * 2);
     this.byOffset = [...opts.table.chunks].sort((a, b) => a.offset - b.offset || a.innerOffset - b.innerOffset);
     this.byOffset.forEach((c, i) => this.position.set(c.id, i));
-    for (const c of this.byOffset) if (opts.cache.has(opts.layerDigest, c)) this.markCached(c, false);
+    for (const c of opts.cache.cachedAmong(opts.layerDigest, this.byOffset)) this.markCached(c, false);
   }
 
   get chunks(): ChunkRef[] {
