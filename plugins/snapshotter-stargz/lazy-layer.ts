@@ -9,27 +9,15 @@ import type { StargzConfig } from "./config.ts";
 import type { LayerStatus } from "./fetch-messages.ts";
 import { LAZYFS_MODULE, type FetchThread } from "./fetch-thread.ts";
 import type { LazyFsInit } from "./lazyfs/protocol.ts";
-import type { WireToc } from "./toc-wire.ts";
 
 export type { LayerStatus };
 
-export interface OpenLayerParams {
+export interface MountLayerParams {
   layer: RemoteLayer;
   credential?: Credential;
   /** The digest the TOC must have (undefined: not checked). */
   expectedTocDigest: string | undefined;
   fetchThread: FetchThread;
-}
-
-/** A layer the fetch thread serves (TOC read and verified, prefetch started), not mounted yet. */
-export interface OpenedLayer {
-  handle: string;
-  toc: WireToc;
-}
-
-export interface MountLayerParams extends OpenLayerParams {
-  /** From LazyLayer.open() when the layer was opened ahead of its mount. */
-  opened?: Promise<OpenedLayer>;
   mountpoint: string;
   config: StargzConfig;
   cacheDir: string;
@@ -57,20 +45,11 @@ export class LazyLayer {
     return this.mount?.mountpoint;
   }
 
-  /**
-   * Has the fetch thread read the layer's footer and TOC and start its prefetch: everything but
-   * the FUSE mount, so it can run for all layers of an image at once while mounts go in order.
-   * The handle must be mounted or closed (FetchThread.close).
-   */
-  static async open(p: OpenLayerParams): Promise<OpenedLayer> {
-    const handle = `edgebuild-lazyfs-${p.layer.descriptor.digest.slice(7, 23)}-${randomBytes(6).toString("hex")}`;
-    const toc = await p.fetchThread.open({ key: handle, channel: handle, layer: p.layer, credential: p.credential, expectedTocDigest: p.expectedTocDigest });
-    return { handle, toc };
-  }
-
   static async mount(p: MountLayerParams): Promise<LazyLayer> {
     const digest = p.layer.descriptor.digest;
-    const { handle, toc } = await (p.opened ?? LazyLayer.open(p));
+    // The fetch thread reads and verifies the footer and TOC, builds the layer index and starts the prefetch.
+    const handle = `edgebuild-lazyfs-${digest.slice(7, 23)}-${randomBytes(6).toString("hex")}`;
+    const toc = await p.fetchThread.open({ key: handle, channel: handle, layer: p.layer, credential: p.credential, expectedTocDigest: p.expectedTocDigest });
     const layer = new LazyLayer(p.layer, handle, p.fetchThread, undefined);
     try {
       const init: LazyFsInit = {
