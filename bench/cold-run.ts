@@ -1,7 +1,7 @@
 // One cold run of a workload variant, seen from outside: a fresh --root (empty content store,
 // snapshots, chunk cache and build cache), the registry's blobs evicted from the page cache, the
 // delay line's counters zeroed; then `edgebuild bench __run` in a child process.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import * as v from 'valibot';
@@ -77,7 +77,7 @@ export async function coldRun(opts: {
     writeFileSync(spec, JSON.stringify({ context, snapshotter: opts.snapshotter, output: opts.workload.exportsLocal ? join(run, 'out') : undefined, result }));
     if (opts.registryStorage) dropPageCache(opts.registryStorage);
     opts.delay.reset();
-    const argv = [...selfCommand(), '--root', join(run, 'root'), ...(opts.configPath ? ['--config', opts.configPath] : []), 'bench', '__run', spec];
+    const argv = [...selfCommand(), '--root', join(run, 'root'), ...(opts.configPath ? ['--config', opts.configPath] : []), ...(process.env.EDGEBUILD_BENCH_CHILD_LOG ? ['--debug'] : []), 'bench', '__run', spec];
     const t0 = performance.now();
     const child = Bun.spawn(argv, { stdout: 'pipe', stderr: 'pipe', env: { ...process.env, EDGEBUILD_CONFIG: opts.configPath ?? '' } });
     const peakRss = watchPeakRss(child.pid);
@@ -88,6 +88,8 @@ export async function coldRun(opts: {
     const rss = peakRss();
     opts.signal?.removeEventListener('abort', onAbort);
     const net = opts.delay.stats();
+    // For debugging a run: its stderr (e.g. EDGEBUILD_STARGZ_TRACE lines) appended to a file.
+    if (process.env.EDGEBUILD_BENCH_CHILD_LOG) appendFileSync(process.env.EDGEBUILD_BENCH_CHILD_LOG, `=== ${opts.workload.name} ${opts.ref} (${opts.snapshotter}) exit ${code} in ${total.toFixed(3)} s, started at epoch ms ${(performance.timeOrigin + t0).toFixed(0)}\n${err}`);
     if (code !== 0) {
       const why = (err || out).trim().split('\n').filter((l) => !l.startsWith('    at ')).slice(-3).join(' | ');
       throw new Error(`${opts.workload.name} on ${opts.ref} (snapshotter ${opts.snapshotter}) exited ${code}: ${why}`);

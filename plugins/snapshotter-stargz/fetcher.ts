@@ -319,7 +319,7 @@ export class LayerFetcher {
     const { bytes, start } = got;
     const prio = ticket.prio;
     const trace = process.env.EDGEBUILD_STARGZ_TRACE;
-    if (trace) this.opts.log(`trace ${performance.now().toFixed(0)} fetched ${todo.map((c) => c.id).join(",")} (${bytes.length} B${["", ", background", ", speculative"][prio]}) in ${(performance.now() - t0).toFixed(0)} ms (pipeline wait ${(t0 - queued).toFixed(0)}, network slot wait ${(tNet - t0).toFixed(0)}, request ${(performance.now() - tNet).toFixed(0)})`);
+    if (trace) this.opts.log(`trace ${(performance.timeOrigin + performance.now()).toFixed(0)} fetched ${todo.map((c) => c.id).join(",")} (${bytes.length} B${["", ", background", ", speculative"][prio]}) in ${(performance.now() - t0).toFixed(0)} ms (pipeline wait ${(t0 - queued).toFixed(0)}, network slot wait ${(tNet - t0).toFixed(0)}, request ${(performance.now() - tNet).toFixed(0)})`);
     const one = async (c: ChunkRef, here: boolean) => {
       try {
         const t1 = performance.now();
@@ -327,7 +327,7 @@ export class LayerFetcher {
         if (plain !== STORED) this.opts.cache.put(this.opts.layerDigest, c, plain);
         this.markCached(c);
         settle.get(c.id)!.resolve();
-        if (trace) this.opts.log(`trace ${performance.now().toFixed(0)} cached ${c.id} in ${(performance.now() - t1).toFixed(1)} ms${here ? " here" : ""}`);
+        if (trace) this.opts.log(`trace ${(performance.timeOrigin + performance.now()).toFixed(0)} cached ${c.id} in ${(performance.now() - t1).toFixed(1)} ms${here ? " here" : ""}`);
       } catch (e) {
         // EstargzError names the layer, the file and the chunk; never hand out the bytes.
         const err = e as Error;
