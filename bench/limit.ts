@@ -24,7 +24,7 @@
 // 130 MB modules image) do not; kernel readahead is included, as a lazy reader's would be. No FUSE
 // or fanotify is needed, so the record is the same whichever variant is measured; the same paths
 // prioritise the optimized eStargz variant, as `ctr-remote optimize` records do.
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join, posix, relative } from 'node:path';
 import { resolveInRoot } from '../core/layer/securejoin.ts';
 import { buildOnce } from './images/rootfs.ts';
@@ -172,6 +172,47 @@ export function regularFileIn(root: string, path: string): { path: string; size:
   return st.isFile() ? { path: relative(root, host), size: st.size } : undefined;
 }
 
+/**
+ * The program interpreter (PT_INTERP, e.g. /lib64/ld-linux-x86-64.so.2) an ELF file names, or
+ * undefined (not ELF, static, unreadable). The kernel opens it itself at execve, so strace shows no
+ * open of it, yet every dynamically linked program's start reads it (fanotify, which
+ * `ctr-remote optimize` records with, does see it).
+ */
+export function elfInterpreter(file: string): string | undefined {
+  let fd: number | undefined;
+  try {
+    fd = openSync(file, 'r');
+    const head = Buffer.alloc(64);
+    if (readSync(fd, head, 0, 64, 0) < 52 || head.readUInt32BE(0) !== 0x7f454c46) return undefined;
+    const is64 = head[4] === 2;
+    const le = head[5] === 1;
+    const u16 = (b: Buffer, o: number) => (le ? b.readUInt16LE(o) : b.readUInt16BE(o));
+    const u32 = (b: Buffer, o: number) => (le ? b.readUInt32LE(o) : b.readUInt32BE(o));
+    const word = (b: Buffer, o: number) => (is64 ? Number(le ? b.readBigUInt64LE(o) : b.readBigUInt64BE(o)) : u32(b, o));
+    const phoff = word(head, is64 ? 0x20 : 0x1c);
+    const phentsize = u16(head, is64 ? 0x36 : 0x2a);
+    const phnum = u16(head, is64 ? 0x38 : 0x2c);
+    if (phnum === 0 || phentsize < (is64 ? 56 : 32) || phnum > 4096) return undefined;
+    const ph = Buffer.alloc(phentsize * phnum);
+    if (readSync(fd, ph, 0, ph.length, phoff) !== ph.length) return undefined;
+    for (let i = 0; i < phnum; i++) {
+      const o = i * phentsize;
+      if (u32(ph, o) !== 3) continue; // PT_INTERP
+      const offset = word(ph, o + (is64 ? 8 : 4));
+      const size = word(ph, o + (is64 ? 32 : 16));
+      if (size < 2 || size > 4096) return undefined;
+      const name = Buffer.alloc(size);
+      if (readSync(fd, name, 0, size, offset) !== size) return undefined;
+      return name.toString('latin1').replace(/\0.*$/s, '');
+    }
+    return undefined;
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
 /** Paths the strace log shows opened (resolved by -y) or executed, in first-seen order. */
 export function parseStrace(log: string, mergedPrefix: string): string[] {
   const seen = new Set<string>();
@@ -204,7 +245,7 @@ export function parseStrace(log: string, mergedPrefix: string): string[] {
 const BUILDER_READS = ['/etc/passwd', '/etc/group'];
 
 export async function recordWorkload(cacheDir: string, layout: string, w: Workload): Promise<WorkloadRecord> {
-  const file = join(cacheDir, 'records', `${w.name}-${basename(layout)}-${Bun.hash(w.command).toString(16)}-r5.json`);
+  const file = join(cacheDir, 'records', `${w.name}-${basename(layout)}-${Bun.hash(w.command).toString(16)}-r6.json`);
   if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as WorkloadRecord;
   const rootfs = await unpackedRootfs(cacheDir, layout);
   const logDir = mkdtempSync(join(cacheDir, 'unpacked', 'trace-'));
@@ -217,9 +258,14 @@ export async function recordWorkload(cacheDir: string, layout: string, w: Worklo
     let fileBytes = 0;
     const ranges: WorkloadRecord['ranges'] = {};
     const counted = new Set<string>();
-    for (const p of [...BUILDER_READS, ...parseStrace(readFileSync(log, 'utf8'), '/merged')]) {
+    const paths = [...BUILDER_READS, ...parseStrace(readFileSync(log, 'utf8'), '/merged')];
+    for (let i = 0; i < paths.length; i++) {
+      const p = paths[i];
       const f = regularFileIn(rootfs, p);
       if (!f || counted.has(f.path)) continue;
+      // An executable's interpreter is read right after it, before anything it opens.
+      const interp = elfInterpreter(join(rootfs, f.path));
+      if (interp) paths.splice(i + 1, 0, interp);
       counted.add(f.path);
       files.push(f.path);
       fileBytes += f.size;

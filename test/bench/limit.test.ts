@@ -1,6 +1,6 @@
 import { expect, test } from 'bun:test';
-import { lazyReadPlan, MIN_ROUND_TRIPS, physicalLimit, regularFileIn, type WorkloadRecord } from '../../bench/limit.ts';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { elfInterpreter, lazyReadPlan, MIN_ROUND_TRIPS, physicalLimit, regularFileIn, type WorkloadRecord } from '../../bench/limit.ts';
+import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildEstargz, bytesSource, openEstargz } from '../../plugins/snapshotter-stargz/estargz/index.ts';
@@ -74,5 +74,25 @@ test('a recorded path names the file as the image has it: every symlink on the w
     expect(regularFileIn(root, '/nope/x')).toBeUndefined();
   } finally {
     rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('elfInterpreter names the program interpreter a dynamically linked executable asks the kernel for', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'eb-limit-elf-'));
+  try {
+    // A real executable of this host (dynamically linked: Debian's coreutils) and its interpreter.
+    const interp = elfInterpreter('/bin/ls');
+    expect(interp).toMatch(/^\/lib.*\/ld-linux.*\.so\.\d$/);
+    expect(elfInterpreter(realpathSync(interp!))).toBeUndefined(); // ld.so itself has none
+    writeFileSync(join(dir, 'script'), '#!/bin/sh\necho hi\n');
+    expect(elfInterpreter(join(dir, 'script'))).toBeUndefined();
+    writeFileSync(join(dir, 'short'), '\x7fELF');
+    expect(elfInterpreter(join(dir, 'short'))).toBeUndefined();
+    expect(elfInterpreter(join(dir, 'missing'))).toBeUndefined();
+    // A truncated copy of the executable: its program headers are cut off.
+    writeFileSync(join(dir, 'cut'), readFileSync('/bin/ls').subarray(0, 80));
+    expect(elfInterpreter(join(dir, 'cut'))).toBeUndefined();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
