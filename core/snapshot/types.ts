@@ -66,8 +66,10 @@ export interface RemoteSnapshotter extends Snapshotter {
   /** Per lazy layer: digest, size, bytes fetched so far, state, last error. */
   remoteStatus(): { digest: string; imageRef: string; size: number; fetched: number; state: string; lastError?: string }[];
   /** A hint before an image's layers are prepared one by one: start on all of them at once
-   *  what does not need the parent (stargz: footers, TOCs, prefetch). */
-  warmRemote?(layers: RemoteLayer[]): void;
+   *  what does not need the parent (stargz: footers, TOCs, prefetch). With `unlessPresent`
+   *  (given as soon as the manifest is known, before the image config and so the chain IDs),
+   *  layers committed as remote snapshots already (a rebuild) are left alone. */
+  warmRemote?(layers: RemoteLayer[], opts?: { unlessPresent?: boolean }): void;
 }
 
 export function isRemoteSnapshotter(s: Snapshotter): s is RemoteSnapshotter {

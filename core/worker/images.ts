@@ -53,6 +53,12 @@ export class RegistryImageProvider implements ImageProvider {
     const ref = parseReference(refText);
     const resolved = await resolveImage(this.client, ref, platform);
     phase('manifest');
+    if (isRemoteSnapshotter(this.snapshotter) && this.snapshotter.warmRemote) {
+      // Lazy layers start opening (footers, TOCs, mounts) while the config is fetched.
+      const imageRef = formatReference(ref);
+      const layers = resolved.manifest.layers as Descriptor[];
+      this.snapshotter.warmRemote(layers.map((descriptor) => ({ imageRef, registry: ref.registry, repository: ref.repository, descriptor })), { unlessPresent: true });
+    }
     const cfgDesc = resolved.manifest.config;
     await this.store.ingest({ digest: cfgDesc.digest, size: cfgDesc.size }, async () => [await this.client.fetchBlob(ref, cfgDesc.digest)]);
     const config = parseImageConfig(await this.store.read(cfgDesc.digest), cfgDesc.digest) as Record<string, any>;

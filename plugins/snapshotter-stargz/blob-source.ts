@@ -16,6 +16,8 @@ export interface BlobSourceOptions {
   maxWaitMs: number;
   /** Counts bytes that came over the network. */
   onBytes?: (n: number) => void;
+  /** Timestamped debug lines (EDGEBUILD_STARGZ_TRACE). */
+  trace?: (line: string) => void;
 }
 
 class DeadlineError extends Error {}
@@ -72,5 +74,10 @@ export class BlobSource {
   }
 
   /** As an eStargz RandomAccessSource (footer and TOC reads). */
-  readAt = async (offset: number, length: number): Promise<Uint8Array> => (await this.fetch([{ offset, length }]))[0];
+  readAt = async (offset: number, length: number): Promise<Uint8Array> => {
+    const t0 = performance.now();
+    const got = (await this.fetch([{ offset, length }]))[0];
+    if (process.env.EDGEBUILD_STARGZ_TRACE) this.opts.trace?.(`read ${this.opts.digest} [${offset}, +${length}) in ${(performance.now() - t0).toFixed(0)} ms`);
+    return got;
+  };
 }

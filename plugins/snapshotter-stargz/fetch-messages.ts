@@ -51,4 +51,6 @@ export type FromFetchThread =
   | { t: "failed"; req: number; message: string }
   | { t: "closed"; req: number }
   | { t: "status"; key: string; status: LayerStatus }
-  | { t: "log"; message: string };
+  | { t: "log"; message: string }
+  /** An open's first requests are out (the thread is up and its modules loaded). */
+  | { t: "opening"; key: string };

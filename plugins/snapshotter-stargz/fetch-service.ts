@@ -3,7 +3,8 @@
 import { RegistryClient } from "../../core/registry/client.ts";
 import type { Credential } from "../../core/registry/credentials.ts";
 import type { RemoteLayer } from "../../core/snapshot/types.ts";
-import { openEstargz, type EstargzReader } from "./estargz/index.ts";
+import { openEstargz, type EstargzReader, type RandomAccessSource } from "./estargz/index.ts";
+import { watchTocArrival } from "./toc-arrival.ts";
 import { BlobSource } from "./blob-source.ts";
 import { ChunkCache } from "./cache.ts";
 import type { StargzConfig } from "./config.ts";
@@ -12,7 +13,7 @@ import { LayerFetcher } from "./fetcher.ts";
 import type { FetchThreadInit, FromFetchThread, LayerStatus, ToFetchThread } from "./fetch-messages.ts";
 import { buildChunkTable, fileCachePath, type ChunkRef } from "./lazyfs/chunks.ts";
 import type { ChannelMessage, FetchReply } from "./lazyfs/protocol.ts";
-import { backgroundFetch, chunksBefore, DemandTracker, NeighbourFetch, PREFETCH_REQUEST_BYTES } from "./prefetch.ts";
+import { backgroundFetch, chunksBefore, DemandTracker, NeighbourFetch, PREFETCH_FIRST_BYTES, PREFETCH_REQUEST_BYTES, prefetchPieces } from "./prefetch.ts";
 import { TailSource, TocStore } from "./toc-store.ts";
 import { tocToWire } from "./toc-wire.ts";
 
@@ -52,6 +53,9 @@ export class FetchService {
   private readonly decoders: DecodePool;
   /** Prefetch and read misses of every layer: background fetch waits for quiet. */
   private readonly demand: DemandTracker;
+  /** TOC fetches under way (layers being opened, e.g. an image's layers staged together):
+   *  each settles when its TOC bytes are in (or its open ends). */
+  private readonly openingTocs = new Set<Promise<unknown>>();
 
   constructor(
     init: FetchThreadInit,
@@ -99,7 +103,7 @@ export class FetchService {
   }
 
   /** Footer + TOC, from the local copy when there is one, else by range requests. */
-  private async openToc(layer: RemoteLayer, source: BlobSource, expected: string | undefined): Promise<EstargzReader> {
+  private async openToc(layer: RemoteLayer, source: RandomAccessSource, expected: string | undefined): Promise<EstargzReader> {
     const digest = layer.descriptor.digest;
     const stored = this.tocs.load(digest);
     const tail = new TailSource(source, stored && stored.length <= source.size ? stored : undefined);
@@ -124,6 +128,7 @@ export class FetchService {
       deadlineMs: c.blob.fetching_timeout_sec * 1000,
       minWaitMs: c.blob.min_wait_msec,
       maxWaitMs: c.blob.max_wait_msec,
+      trace: (line) => this.trace(line),
       onBytes: (n) => {
         network.bytes += n;
         // Bytes nobody waits for (neighbours, background) are reported too, at most every 200 ms.
@@ -132,7 +137,13 @@ export class FetchService {
       },
     });
     this.trace(`open ${layer.descriptor.digest}`);
-    const reader = await this.openToc(layer, source, m.expectedTocDigest);
+    const toc = watchTocArrival(source);
+    const opening = this.openToc(layer, toc.source, m.expectedTocDigest);
+    const inFlight = Promise.race([toc.arrived, opening]).catch(() => {});
+    this.openingTocs.add(inFlight);
+    void inFlight.finally(() => this.openingTocs.delete(inFlight));
+    this.post({ t: "opening", key });
+    const reader = await opening;
     this.trace(`toc of ${layer.descriptor.digest} verified`);
     const digest = layer.descriptor.digest;
     const table = buildChunkTable(reader.toc);
@@ -230,8 +241,14 @@ export class FetchService {
     this.post({ t: "status", key, status });
   }
 
-  /** [0, landmark) (or prefetch_size bytes when there is no landmark), all asked for at once in
-   *  pieces of PREFETCH_REQUEST_BYTES: reads of the first files need not wait for the last. */
+  /**
+   * [0, landmark) (or prefetch_size bytes when there is no landmark), all asked for at once in
+   * pieces that start at PREFETCH_FIRST_BYTES and double up to PREFETCH_REQUEST_BYTES: the first
+   * files (those the workload was recorded opening first, e.g. the executor's /etc/passwd) land
+   * after a short transfer, and reads of them need not wait for the rest.
+   * The pieces go out once no other layer's TOC is still on its way: a layer's mount waits for
+   * its TOC, so a TOC sharing the link with another layer's prefetch delays the whole image.
+   */
   private startPrefetch(l: ServedLayer, reader: EstargzReader): Promise<void> | undefined {
     if (this.config.noprefetch) return undefined;
     const mark = reader.landmark();
@@ -239,9 +256,14 @@ export class FetchService {
     const ids = chunksBefore(l.fetcher.chunks, end ?? 0).filter((id) => !l.fetcher.isCached(id));
     if (ids.length === 0) return undefined;
     l.state = "prefetching";
+    const tocs = [...this.openingTocs];
     // Not urgent: pieces go out in blob order (the order the workload was recorded reading in), and
     // reads of other chunks go ahead of the pieces still queued.
-    return this.demand.during(l.fetcher.ensure(ids, { urgent: false, maxRequestBytes: PREFETCH_REQUEST_BYTES, exact: true }));
+    const pieces = prefetchPieces(l.fetcher.chunks, ids, PREFETCH_FIRST_BYTES, PREFETCH_REQUEST_BYTES);
+    const go = async () => {
+      await Promise.all(pieces.map((p) => l.fetcher.ensure(p, { urgent: false, maxRequestBytes: PREFETCH_REQUEST_BYTES, exact: true })));
+    };
+    return this.demand.during(tocs.length ? Promise.allSettled(tocs).then(() => (l.closed ? undefined : go())) : go());
   }
 
   /** Answers the FUSE workers' chunk requests for one layer. */

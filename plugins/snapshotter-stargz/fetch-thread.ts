@@ -24,6 +24,8 @@ export class FetchThread {
   private nextReq = 1;
   private readonly pending = new Map<number, Pending>();
   readonly statuses = new Map<string, LayerStatus>();
+  /** Called when an open's first requests are out. */
+  onOpening: ((key: string) => void) | undefined;
   private dead: Error | undefined;
 
   constructor(init: Omit<FetchThreadInit, "type" | "decoders">, decoderCount: number, log: (m: string) => void) {
@@ -41,6 +43,7 @@ export class FetchThread {
     this.worker.addEventListener("message", (e: MessageEvent) => {
       const m = e.data as FromFetchThread;
       if (m.t === "log") log(m.message);
+      else if (m.t === "opening") this.onOpening?.(m.key);
       else if (m.t === "status") this.statuses.set(m.key, m.status);
       else {
         const p = this.pending.get(m.req);

@@ -12,7 +12,8 @@ import { overlayDriver } from "../snapshotter-overlay/driver.ts";
 import { TOC_DIGEST_ANNOTATION } from "./estargz/index.ts";
 import { cleanupStaleMounts } from "./fuse/mountinfo.ts";
 import type { StargzConfig } from "./config.ts";
-import { FetchThread } from "./fetch-thread.ts";
+import { FetchThread, LAZYFS_MODULE } from "./fetch-thread.ts";
+import { endSpareThreads, warmFuseThreads } from "./fuse/mount.ts";
 import { LazyLayer, type LayerStatus } from "./lazy-layer.ts";
 import { layerCacheDir } from "./lazyfs/chunks.ts";
 import { phase } from "../../core/progress/phases.ts";
@@ -43,6 +44,8 @@ export class StargzSnapshotter implements RemoteSnapshotter, LayerSnapshotter, A
   private readonly dirs: DirSnapshotter;
   private readonly cacheDir: string;
   private fetchThread: FetchThread | undefined;
+  /** mountLayer() calls between their start and their FUSE mount (spare reader threads wanted). */
+  private pendingMounts = 0;
   /** Mounted lazy layers by snapshot key. */
   private readonly layers = new Map<string, LazyLayer>();
   private readonly mounting = new Map<string, Promise<LazyLayer>>();
@@ -103,11 +106,19 @@ export class StargzSnapshotter implements RemoteSnapshotter, LayerSnapshotter, A
   }
 
   private fetcher(): FetchThread {
-    return (this.fetchThread ??= new FetchThread(
-      { config: this.opts.config, registries: this.opts.registries ?? {}, cacheDir: this.cacheDir, tocDir: join(this.opts.root, "toc") },
-      this.opts.config.decode_threads,
-      this.log,
-    ));
+    if (!this.fetchThread) {
+      this.fetchThread = new FetchThread(
+        { config: this.opts.config, registries: this.opts.registries ?? {}, cacheDir: this.cacheDir, tocDir: join(this.opts.root, "toc") },
+        this.opts.config.decode_threads,
+        this.log,
+      );
+      // The FUSE threads the mounts under way will take start while their TOCs are on the way:
+      // not before the fetch thread has sent the requests (threads starting at once share 2 cores).
+      this.fetchThread.onOpening = () => {
+        if (!this.closed) warmFuseThreads({ fsModule: LAZYFS_MODULE, workers: this.opts.config.fuse.workers, readers: this.pendingMounts });
+      };
+    }
+    return this.fetchThread;
   }
 
   /** The TOC digest a layer's TOC is checked against (undefined: not checked). */
@@ -123,10 +134,19 @@ export class StargzSnapshotter implements RemoteSnapshotter, LayerSnapshotter, A
    * onto its parent when prepared. An image's layers then cost one round of TOC requests and one
    * mount time instead of one per layer. A layer mounted here and never prepared is unmounted
    * and removed with the snapshotter. Layers without a TOC digest are left alone (prepareRemote
-   * refuses them unless verification is off).
+   * refuses them unless verification is off), and with `unlessPresent` so are layers committed
+   * lazily before (a rebuild needs no TOC fetched).
    */
-  warmRemote(layers: RemoteLayer[]): void {
+  warmRemote(layers: RemoteLayer[], opts?: { unlessPresent?: boolean }): void {
     if (this.closed) return;
+    if (opts?.unlessPresent) {
+      const present = new Set<string>();
+      for (const key of this.dirs.store.keys()) {
+        const s = this.dirs.store.get(key);
+        if (s?.kind === "committed" && s.labels[REMOTE_LABEL] === "true") present.add(s.labels[L.digest]);
+      }
+      layers = layers.filter((l) => !present.has(l.descriptor.digest));
+    }
     for (const layer of layers) {
       const digest = layer.descriptor.digest;
       const expectedTocDigest = this.expectedToc(layer);
@@ -163,6 +183,7 @@ export class StargzSnapshotter implements RemoteSnapshotter, LayerSnapshotter, A
   private async mountLayer(key: string, layer: RemoteLayer, mountpoint: string, expectedTocDigest: string | undefined): Promise<LazyLayer> {
     if (this.closed) throw new Error(`snapshotter.stargz is closed; cannot mount ${layer.descriptor.digest}`);
     phase("lazy-mount-start");
+    this.pendingMounts++;
     const lazy = await LazyLayer.mount({
       layer,
       credential: await findCredential(this.opts.credentials ?? [], layer.registry),
@@ -177,7 +198,7 @@ export class StargzSnapshotter implements RemoteSnapshotter, LayerSnapshotter, A
             for (const r of this.recordings) record(r, layer.descriptor.digest, path);
           }
         : undefined,
-    });
+    }).finally(() => this.pendingMounts--);
     this.layers.set(key, lazy);
     phase("lazy-mounted");
     return lazy;
@@ -331,6 +352,7 @@ export class StargzSnapshotter implements RemoteSnapshotter, LayerSnapshotter, A
     const results = await Promise.allSettled(all.map((l) => l.close()));
     await this.fetchThread?.terminate();
     this.fetchThread = undefined;
+    endSpareThreads();
     const failed = results.filter((r) => r.status === "rejected") as PromiseRejectedResult[];
     if (failed.length) throw new Error(`snapshotter.stargz: ${failed.length} layer(s) did not unmount: ${(failed[0].reason as Error).message}`);
   }

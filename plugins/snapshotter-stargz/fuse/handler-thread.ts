@@ -58,6 +58,8 @@ self.onmessage = (e: MessageEvent<ToWorker>) => {
     // Access reports are posted as each OPEN is served, before its answer: nothing is held back,
     // so the reply itself is the flush (it queues behind every report posted so far).
     post({ type: "flushed", id: m.id });
+  } else if (m.type === "preload") {
+    import(m.fsModule).catch(() => {});
   } else if (m.type === "attach") {
     attach(m).catch((err) => {
       mounts.delete(m.mount);

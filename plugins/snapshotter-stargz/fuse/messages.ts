@@ -78,7 +78,17 @@ export interface WorkerFlush {
   id: number;
 }
 
-export type ToWorker = WorkerAttach | WorkerDetach | WorkerFlush;
+/**
+ * main → handler worker or a spare reader thread: load the fs module now (threads started ahead
+ * of a mount, so its attach or start does not wait for the module). Failures are left to the
+ * attach, which loads it again and reports them.
+ */
+export interface ThreadPreload {
+  type: "preload";
+  fsModule: string;
+}
+
+export type ToWorker = WorkerAttach | WorkerDetach | WorkerFlush | ThreadPreload;
 
 export type WorkerOut =
   | { type: "attached"; mount: number }

@@ -11,10 +11,11 @@ import { join, resolve } from "node:path";
 import { S_IFDIR } from "./abi.ts";
 import type { Negotiated } from "./init.ts";
 import { MNT_DETACH, MS_RDONLY, mount, umount2 } from "./libc.ts";
-import { Counter, createCounters, inFlightSlots, totals, type FsServe, type ReaderOut, type ReaderStart, type ToWorker, type WorkerOut } from "./messages.ts";
+import { Counter, createCounters, inFlightSlots, totals, type FsServe, type ReaderOut, type ReaderStart, type ThreadPreload, type ToWorker, type WorkerOut } from "./messages.ts";
 import { abortConnection, deviceOf, FUSE_FSTYPE, setReadAhead } from "./mountinfo.ts";
 import { resolveFsModule, workerEntry } from "./module-url.ts";
 import type { AccessRecord, FuseMount, FuseOptions, MountFuseParams, MountStats } from "./types.ts";
+import { phase } from "../../../core/progress/phases.ts";
 
 const ONE_YEAR = 365 * 24 * 3600;
 /** A handler worker answers a flush between two requests; one that does not within this long
@@ -105,6 +106,41 @@ function spawnPoolWorker(): PoolWorker {
 /** Handler workers running now (shared by all mounts; for tests and stats). */
 export function handlerWorkerCount(): number {
   return pool.length;
+}
+
+/** Reader threads started ahead of mounts by warmFuseThreads(), each taken by the next mount. */
+const spareReaders: Worker[] = [];
+
+/**
+ * Starts the threads the next mounts will need — `workers` handler workers and `readers` reader
+ * threads, each loading `fsModule` — ahead of them: a thread and its modules take 20-40 ms to
+ * start, on the mount's path otherwise. Threads no mount takes are ended by endSpareThreads().
+ */
+export function warmFuseThreads(o: { fsModule: string; workers: number; readers: number }): void {
+  const fsModule = resolveFsModule(o.fsModule);
+  for (const pw of poolWorkers(o.workers)) if (pw.mounts.size === 0) post(pw, { type: "preload", fsModule });
+  while (spareReaders.length < o.readers) {
+    const r = new Worker(workerEntry("reader-thread.ts"), { smol: true });
+    r.postMessage({ type: "preload", fsModule } satisfies ThreadPreload);
+    // One that dies while spare is dropped (a taken one reports to its mount).
+    r.addEventListener("error", () => {
+      const i = spareReaders.indexOf(r);
+      if (i >= 0) spareReaders.splice(i, 1);
+    });
+    spareReaders.push(r);
+  }
+}
+
+/** Ends the threads warmFuseThreads() started that no mount has taken (handler workers serving
+ *  no mount, spare readers). */
+export function endSpareThreads(): void {
+  for (const r of spareReaders.splice(0)) r.terminate();
+  for (const pw of [...pool]) if (pw.mounts.size === 0) endWorker(pw, undefined);
+}
+
+/** Spare reader threads waiting for a mount (for tests). */
+export function spareReaderCount(): number {
+  return spareReaders.length;
 }
 
 /** The first `n` handler workers of the pool, started as needed. */
@@ -240,7 +276,7 @@ async function mountWith(
   const conn = dev?.minor;
 
   const counters = createCounters(workerCount);
-  const reader = new Worker(workerEntry("reader-thread.ts"), { smol: true });
+  const reader = spareReaders.shift() ?? new Worker(workerEntry("reader-thread.ts"), { smol: true });
   const id = nextMount++;
   /** The pool workers serving this mount, once attached (or attaching). */
   let handlers: PoolWorker[] = [];
@@ -268,6 +304,7 @@ async function mountWith(
   try {
     reader.postMessage({ type: "init", fd, wantPassthrough: options.passthrough, counters, workers: workerCount });
     const first = await nextMessage<ReaderOut>(reader, "reader thread");
+    phase("fuse-negotiated");
     if (first.type !== "negotiated") throw new Error(first.type === "exit" ? first.reason : `fuse/mount.ts: reader thread said ${first.type} before INIT was answered`);
     const negotiated: Negotiated = first.negotiated;
     let serving: (inline: boolean) => void = () => {};
@@ -312,10 +349,12 @@ async function mountWith(
         throw new Error(`fuse/mount.ts: handler worker ${i} could not load ${fsModule}: ${e.message}`);
       });
     }));
+    phase("fuse-attached");
     reader.postMessage({ type: "start", ports, inline: { ...serve, forwardOpen: handoff.recordAccess } } satisfies ReaderStart, ports);
     serve = undefined;
     handoff.fsInit = undefined;
     const answersInline = await started;
+    phase("fuse-serving");
     if (noOpen) primeNoOpen(mountpoint);
     if (options.readAheadKb > 0 && dev) setReadAhead(dev, options.readAheadKb, onError);
 

@@ -14,7 +14,7 @@ import { negotiate, REQUEST_BUFFER_SIZE } from "./init.ts";
 import { Dispatcher } from "./dispatcher.ts";
 import { deviceHooks } from "./device-hooks.ts";
 import { readFd, writeFd } from "./libc.ts";
-import { dispatcherConfig, inFlightSlots, type ReaderInit, type ReaderOut, type ReaderStart } from "./messages.ts";
+import { dispatcherConfig, inFlightSlots, type ReaderInit, type ReaderOut, type ReaderStart, type ThreadPreload } from "./messages.ts";
 import type { InlineFsFactory } from "./types.ts";
 
 declare const self: Worker;
@@ -111,9 +111,11 @@ function serve(msg: ReaderInit, ports: MessagePort[], inline: Dispatcher | undef
   }
 }
 
-self.onmessage = async (e: MessageEvent<ReaderInit | ReaderStart>) => {
+self.onmessage = async (e: MessageEvent<ReaderInit | ReaderStart | ThreadPreload>) => {
   const msg = e.data;
-  if (msg.type === "init") {
+  if (msg.type === "preload") {
+    import(msg.fsModule).catch(() => {});
+  } else if (msg.type === "init") {
     init = msg;
     answerInit(msg);
   } else if (init) {

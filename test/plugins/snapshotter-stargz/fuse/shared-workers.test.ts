@@ -3,7 +3,7 @@
 import { describe, expect, test } from "bun:test";
 import { mkdirSync, openSync, closeSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { handlerWorkerCount, mountFuse } from "../../../../plugins/snapshotter-stargz/fuse/mount.ts";
+import { endSpareThreads, handlerWorkerCount, mountFuse, spareReaderCount, warmFuseThreads } from "../../../../plugins/snapshotter-stargz/fuse/mount.ts";
 import { MEMFS_MODULE, SAMPLE, removeDir, sh, tempDir } from "./harness.ts";
 import type { MemFsInit, SpecEntry } from "./memfs.ts";
 
@@ -75,5 +75,37 @@ describe.skipIf(!isRoot)("FUSE handler workers shared by mounts", () => {
       removeDir(dir);
     }
     expect(handlerWorkerCount()).toBe(0);
+  });
+
+  test("[slow] threads warmed ahead are taken by the next mounts; those left over end with endSpareThreads()", async () => {
+    const dir = tempDir("warm");
+    const errors: string[] = [];
+    warmFuseThreads({ fsModule: MEMFS_MODULE, workers: 1, readers: 2 });
+    expect(handlerWorkerCount()).toBe(1);
+    expect(spareReaderCount()).toBe(2);
+    warmFuseThreads({ fsModule: MEMFS_MODULE, workers: 1, readers: 2 }); // already there: nothing more
+    expect(handlerWorkerCount()).toBe(1);
+    expect(spareReaderCount()).toBe(2);
+    const a = await mountAt(dir, "a", SAMPLE, 1, errors);
+    try {
+      expect(spareReaderCount()).toBe(1); // a took one
+      expect(handlerWorkerCount()).toBe(1); // and attached to the warmed worker
+      expect((await sh(`cat '${a.mountpoint}/etc/hostname'`)).stdout).toBe("edgebuild\n");
+      endSpareThreads(); // the spare reader goes; the worker serves a mount: it stays
+      expect(spareReaderCount()).toBe(0);
+      expect(handlerWorkerCount()).toBe(1);
+      expect((await sh(`cat '${a.mountpoint}/etc/hostname'`)).stdout).toBe("edgebuild\n");
+    } finally {
+      await a.unmount();
+      removeDir(dir);
+    }
+    expect(handlerWorkerCount()).toBe(0);
+    // Warmed and never used: ended by endSpareThreads().
+    warmFuseThreads({ fsModule: MEMFS_MODULE, workers: 2, readers: 1 });
+    expect(handlerWorkerCount()).toBe(2);
+    endSpareThreads();
+    expect(handlerWorkerCount()).toBe(0);
+    expect(spareReaderCount()).toBe(0);
+    expect(errors).toEqual([]);
   });
 });
