@@ -243,9 +243,9 @@ export class FetchService {
 
   /**
    * [0, landmark) (or prefetch_size bytes when there is no landmark), all asked for at once in
-   * pieces that start at PREFETCH_FIRST_BYTES and double up to PREFETCH_REQUEST_BYTES: the first
-   * files (those the workload was recorded opening first, e.g. the executor's /etc/passwd) land
-   * after a short transfer, and reads of them need not wait for the rest.
+   * pieces of PREFETCH_REQUEST_BYTES after a first one of PREFETCH_FIRST_BYTES: the first files
+   * (those the workload was recorded opening first, e.g. the executor's /etc/passwd) land after a
+   * short transfer, and reads of them need not wait for the rest.
    * The pieces go out once no other layer's TOC is still on its way: a layer's mount waits for
    * its TOC, so a TOC sharing the link with another layer's prefetch delays the whole image.
    */

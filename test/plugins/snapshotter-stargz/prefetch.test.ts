@@ -120,7 +120,7 @@ test("NeighbourFetch: after a lone miss the base window; misses walking forward 
   await settle();
 });
 
-test("prefetchPieces: blob order, the first piece small, each next twice the one before up to the max; a chunk over the limit alone", () => {
+test("prefetchPieces: blob order, the first piece small, the others up to the max; a chunk over the limit alone", () => {
   // Chunks of 40 B back to back, one of 500 B, and a gap (a chunk not asked for) before the last two.
   const sizes = [40, 40, 40, 40, 40, 40, 500, 40, 40, 40, 40, 40, 40, 40];
   let at = 0;
@@ -132,7 +132,7 @@ test("prefetchPieces: blob order, the first piece small, each next twice the one
   const ids = [13, 12, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]; // any order in; 11 is cached
   expect(prefetchPieces(chunks, ids, 100, 400)).toEqual([
     [0, 1], // ≤ 100 B
-    [2, 3, 4, 5], // ≤ 200 B: with chunk 6 it would span 660 B
+    [2, 3, 4, 5], // ≤ 400 B: with chunk 6 it would span 660 B
     [6], // 500 B, over the 400 B max: alone
     [7, 8, 9, 10, 12, 13], // ≤ 400 B from chunk 7's offset (280 B, around the cached chunk 11)
   ]);

@@ -313,11 +313,10 @@ test("[slow] a prefetch larger than one piece goes out in pieces, in blob order,
     const reader = await openEstargz(bytesSource(big.blob), { layerDigest: big.layer.descriptor.digest });
     const end = reader.landmark().prefetchEnd!;
     const pieces = proxy.blobGets.map((g) => g.range!.slice(6).split("-").map(Number)).filter(([, last]) => last < big.blob.length - 1);
-    // 6 MiB of incompressible data in 1 MiB chunks: pieces of one chunk while the limit (128 KiB,
-    // doubling) is below a chunk, then of two (2 MiB); two run at once, so arrival may swap
-    // neighbours only.
+    // 6 MiB of incompressible data in 1 MiB chunks: a first piece of one chunk (over the 128 KiB
+    // first-piece limit), then 2 MiB pieces; two run at once, so arrival may swap neighbours only.
     expect(pieces.length).toBe(await prefetchPieceCount(big));
-    expect(pieces.length).toBeGreaterThanOrEqual(4);
+    expect(pieces.length).toBeGreaterThanOrEqual(3);
     for (let i = 0; i + 2 < pieces.length; i++) expect(pieces[i][0]).toBeLessThan(pieces[i + 2][0]);
     const sorted = [...pieces].sort((a, b) => a[0] - b[0]);
     expect(sorted[0][0]).toBe(reader.lookup("a.bin")!.chunks[0].offset);
