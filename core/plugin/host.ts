@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import type { EdgebuildConfig } from '../config/schema.ts';
 import { ConfigError } from '../config/load.ts';
 import { formatIssue } from '../config/issues.ts';
+import { phase } from '../progress/phases.ts';
 import {
   PLUGIN_KINDS,
   PluginDisabled,
@@ -141,6 +142,7 @@ export class PluginHost {
       Object.assign(state, { status: disabled ? 'disabled' : 'error', reason: (e as Error).message.split('\n')[0] });
     } finally {
       this.states.set(key, state);
+      phase(`plugin ${key}`);
     }
   }
 
@@ -210,6 +212,7 @@ export class PluginHost {
         } catch (e) {
           this.opts.log?.(`${st.key}: close failed: ${(e as Error).message}`);
         }
+        phase(`closed ${st.key}`);
       }
     }
   }

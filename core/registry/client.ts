@@ -187,6 +187,55 @@ export class RegistryClient {
     });
   }
 
+  /**
+   * One byte range of a blob handed to `onData` as it arrives: contiguous pieces in order, the
+   * first starting at range.offset, `length` bytes in all. Resolves once all are delivered; a body
+   * that ends early or breaks fails with what was delivered so far kept by the caller (resume with
+   * the rest). A server that ignores Range (200) is read up to the range and skipped forward to it.
+   */
+  async streamBlobRange(repo: RepoRef, digest: string, range: ByteRange, onData: (bytes: Uint8Array) => void): Promise<void> {
+    if (range.length <= 0 || range.offset < 0) throw new RegistryError(`blob ${digest}: invalid range offset ${range.offset} length ${range.length}`);
+    const what = `blob ${digest} in ${repo.registry}/${repo.repository}`;
+    const last = range.offset + range.length - 1;
+    const res = await this.pullFrom(repo, (ep, base) => this.transport.request({ ...base, method: 'GET', path: `/v2/${repo.repository}/blobs/${digest}`, headers: { Range: `bytes=${range.offset}-${last}` }, what }));
+    const type = res.headers.get('content-type') ?? '';
+    if (res.status === 206 && /^multipart\/byteranges/i.test(type)) {
+      await res.body?.cancel();
+      return onData((await this.fetchBlobRange(repo, digest, [range]))[0]);
+    }
+    let skip = 0;
+    if (res.status === 206) {
+      const cr = parseContentRange(res.headers.get('content-range'));
+      if (!cr || cr.start !== range.offset) {
+        await res.body?.cancel();
+        throw new RegistryError(`${what}: 206 for bytes ${range.offset}-${last} with Content-Range ${JSON.stringify(res.headers.get('content-range'))}`);
+      }
+    } else skip = range.offset; // 200: the whole blob from its start
+    let left = range.length;
+    const reader = res.body!.getReader();
+    try {
+      while (left > 0) {
+        const { value, done } = await reader.read();
+        if (done) throw new RegistryError(`${what}: body ended ${left} bytes short of bytes ${range.offset}-${last}`);
+        let piece = value;
+        if (skip > 0) {
+          const n = Math.min(skip, piece.length);
+          skip -= n;
+          piece = piece.subarray(n);
+        }
+        if (piece.length === 0) continue;
+        if (piece.length > left) piece = piece.subarray(0, left);
+        left -= piece.length;
+        onData(piece);
+      }
+      // A 206 body ends here: read its end so the connection goes back to the pool (a cancel
+      // could close it, and the next request would pay a connect and slow start).
+      if (res.status === 206) while (!(await reader.read()).done);
+    } finally {
+      await reader.cancel().catch(() => {});
+    }
+  }
+
   /** Size of a blob when the repository has it (HEAD), else undefined. */
   async blobExists(repo: RepoRef, digest: string): Promise<number | undefined> {
     const ep = this.origin(repo);

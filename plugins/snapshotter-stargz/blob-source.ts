@@ -65,6 +65,53 @@ export class BlobSource {
     }
   }
 
+  /**
+   * One range handed to `onData` as it arrives (contiguous pieces, in order), with the same
+   * retries and deadline as fetch(): a broken body is asked for again from the first byte not yet
+   * delivered, so nothing is delivered twice.
+   */
+  async stream(range: ByteRange, onData: (bytes: Uint8Array) => void): Promise<void> {
+    const { client, repo, digest, deadlineMs } = this.opts;
+    const started = Date.now();
+    let wait = this.opts.minWaitMs;
+    let cause: string | undefined;
+    let done = 0;
+    let live = 0; // the attempt whose pieces count: one given up on (deadline) may still deliver
+    for (let attempt = 1; ; attempt++) {
+      const left = deadlineMs - (Date.now() - started);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      try {
+        this.requests++;
+        const before = done;
+        live = attempt;
+        await Promise.race([
+          client.streamBlobRange(repo, digest, { offset: range.offset + done, length: range.length - done }, (piece) => {
+            if (live !== attempt) return;
+            done += piece.length;
+            this.opts.onBytes?.(piece.length);
+            onData(piece);
+          }),
+          new Promise<never>((_, rej) => (timer = setTimeout(() => rej(new DeadlineError(`no answer within ${deadlineMs} ms`)), left))),
+        ]);
+        if (done < range.length) throw new Error(`${range.length - done} bytes missing`);
+        if (attempt > 1 && before > 0) this.opts.trace?.(`resumed ${digest} at +${before} of [${range.offset}, +${range.length})`);
+        return;
+      } catch (e) {
+        live = 0;
+        const spent = Date.now() - started;
+        if (e instanceof RegistryError && e.status !== undefined && !transientStatus(e.status)) throw this.refused(e);
+        if (!(e instanceof DeadlineError)) cause ??= (e as Error).message;
+        if (spent + wait >= deadlineMs) {
+          throw new Error(`blob ${digest} in ${repo.registry}/${repo.repository}: bytes ${range.offset + done}+${range.length - done} not fetched after ${attempt} tries in ${spent} ms: ${cause ?? (e as Error).message}`);
+        }
+        await sleep(wait);
+        wait = Math.min(this.opts.maxWaitMs, wait * 2);
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+  }
+
   /** One line naming the blob (the layer digest), host and repository, then the registry's answer. */
   private refused(e: RegistryError): Error {
     const { repo, digest } = this.opts;

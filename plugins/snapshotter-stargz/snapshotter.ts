@@ -350,6 +350,7 @@ export class StargzSnapshotter implements RemoteSnapshotter, LayerSnapshotter, A
     const all = [...this.layers.values()];
     this.layers.clear();
     const results = await Promise.allSettled(all.map((l) => l.close()));
+    phase("lazy-unmounted");
     await this.fetchThread?.terminate();
     this.fetchThread = undefined;
     endSpareThreads();

@@ -125,6 +125,37 @@ describe('transport', () => {
   });
 });
 
+describe('streamed blob ranges', () => {
+  const data = new Uint8Array(300_000).map((_, i) => (i * 7) & 0xff);
+  const collect = async (host: string, offset: number, length: number) => {
+    const pieces: Uint8Array[] = [];
+    await new RegistryClient().streamBlobRange(parseReference(`${host}/a`), digestOf(data), { offset, length }, (b) => pieces.push(b.slice()));
+    return Buffer.concat(pieces);
+  };
+  const ranged = (req: Request) => {
+    const m = /bytes=(\d+)-(\d+)/.exec(req.headers.get('range') ?? '')!;
+    const [a, b] = [Number(m[1]), Number(m[2])];
+    return new Response(data.slice(a, b + 1), { status: 206, headers: { 'content-range': `bytes ${a}-${b}/${data.length}` } });
+  };
+
+  test('a 206 answer is handed over in order, exactly the range', async () => {
+    const host = serve(ranged);
+    expect((await collect(host, 1000, 250_000)).equals(Buffer.from(data.subarray(1000, 251_000)))).toBe(true);
+  });
+
+  test('a server that ignores Range (200): skipped forward to the range, cut at its end', async () => {
+    const host = serve(() => new Response(data));
+    expect((await collect(host, 123_456, 1000)).equals(Buffer.from(data.subarray(123_456, 124_456)))).toBe(true);
+  });
+
+  test('a 206 for other bytes than asked, or a body that ends short, fails naming the blob', async () => {
+    const wrong = serve(() => new Response(data.slice(0, 10), { status: 206, headers: { 'content-range': `bytes 0-9/${data.length}` } }));
+    await expect(collect(wrong, 5, 10)).rejects.toThrow(`blob ${digestOf(data)} in ${wrong}/a: 206 for bytes 5-14`);
+    const short = serve(() => new Response(data.slice(5, 10), { status: 206, headers: { 'content-range': `bytes 5-14/${data.length}` } }));
+    await expect(collect(short, 5, 10)).rejects.toThrow('body ended 5 bytes short of bytes 5-14');
+  });
+});
+
 describe('resuming blob downloads', () => {
   const data = new Uint8Array(200_000).map((_, i) => (i * 31) & 0xff);
   const digest = digestOf(data);

@@ -17,7 +17,22 @@ afterAll(removeTempDirs);
 const DIGEST = `sha256:${"ab".repeat(32)}`;
 const big = noise(300_000, 5);
 
-async function setup(opts: { tamper?: (blob: Uint8Array) => void; minRequestBytes?: number; failFirst?: number; decoders?: number; holdFirst?: Promise<void>; holdCount?: number } = {}) {
+interface SetupOptions {
+  tamper?: (blob: Uint8Array) => void;
+  minRequestBytes?: number;
+  failFirst?: number;
+  decoders?: number;
+  holdFirst?: Promise<void>;
+  holdCount?: number;
+  /** Streamed bodies come in pieces of this many bytes (default: one piece). */
+  pieceBytes?: number;
+  /** Called before each streamed piece with the blob offset it starts at; may wait (a slow link). */
+  beforePiece?: (offset: number) => Promise<void> | void;
+  /** The first streamed body breaks after this many bytes. */
+  breakAfter?: number;
+}
+
+async function setup(opts: SetupOptions = {}) {
   const built = await buildEstargz(layerTar([{ name: "a", data: "alpha\n" }, { name: "b", data: "bravo\n" }, { name: "big", data: big }, { name: "c", data: "charlie\n" }]), { chunkSize: 100_000 });
   const blob = built.blob!;
   const served = new Uint8Array(blob);
@@ -32,7 +47,25 @@ async function setup(opts: { tamper?: (blob: Uint8Array) => void; minRequestByte
       if (failures-- > 0) throw new Error("connection refused");
       return ranges.map((r) => served.slice(r.offset, r.offset + r.length));
     },
+    async streamBlobRange(_repo: unknown, _digest: string, r: ByteRange, onData: (b: Uint8Array) => void) {
+      requests.push([r]);
+      if (requests.length <= (opts.holdCount ?? 1) && opts.holdFirst) await opts.holdFirst;
+      await Bun.sleep(5);
+      if (failures-- > 0) throw new Error("connection refused");
+      const step = opts.pieceBytes ?? r.length;
+      let breakAt = streamed++ === 0 ? opts.breakAfter : undefined;
+      for (let at = r.offset; at < r.offset + r.length; at += step) {
+        await opts.beforePiece?.(at);
+        const piece = served.slice(at, Math.min(at + step, r.offset + r.length));
+        if (breakAt !== undefined && at - r.offset + piece.length > breakAt) {
+          onData(piece.subarray(0, breakAt - (at - r.offset)));
+          throw new Error("connection reset mid-body");
+        }
+        onData(piece);
+      }
+    },
   } as unknown as RegistryClient;
+  let streamed = 0;
   const reader = await openEstargz(bytesSource(blob), { layerDigest: DIGEST });
   const table = buildChunkTable(reader.toc);
   const source = new BlobSource({ client, repo: { registry: "r", repository: "x" }, digest: DIGEST, size: blob.length, deadlineMs: 2000, minWaitMs: 10, maxWaitMs: 50 });
@@ -152,6 +185,39 @@ describe("LayerFetcher", () => {
     expect(t.fetcher.following(a, 0, 1 << 20)).toEqual([]);
     await t.fetcher.ensure([b]);
     expect(t.fetcher.following(a, 1 << 20, 1 << 20)).toEqual([...bigIds, c]);
+  });
+
+  test.each([0, 2])("a streamed run: its first chunk is cached while the rest is still on the way (%d decoder threads)", async (decoders) => {
+    let release!: () => void;
+    const slow = new Promise<void>((r) => (release = r));
+    let bigAt = Infinity;
+    const t = await setup({ decoders, minRequestBytes: 1 << 20, pieceBytes: 4096, beforePiece: (at) => (at >= bigAt ? slow : undefined) });
+    bigAt = t.table.chunks[t.ids("big")[1]].offset; // the link stalls from big's second chunk on
+    const [a] = t.ids("a");
+    const all = t.fetcher.ensure([a]); // grows over b, big and c: one request
+    const first = await Promise.race([all.then(() => "done"), Bun.sleep(2000).then(() => "timeout")]);
+    expect(first).toBe("done");
+    // b and big's first chunk came before the stall too: they get cached meanwhile.
+    const before = await Promise.race([t.fetcher.ensure([...t.ids("b"), t.ids("big")[0]]).then(() => "done"), Bun.sleep(2000).then(() => "timeout")]);
+    expect(before).toBe("done");
+    expect(t.fetcher.isCached(t.ids("big")[1])).toBe(false);
+    release();
+    await t.fetcher.ensure([...t.ids("big"), ...t.ids("c")]);
+    expect(t.requests).toHaveLength(1);
+    expect(readFileSync(t.cache.path(DIGEST, t.table.chunks[t.ids("big")[2]])).equals(Buffer.from(big.subarray(200_000)))).toBe(true);
+  });
+
+  test("a body that breaks mid-way is asked for again from the first byte not delivered; every chunk cached right", async () => {
+    const t = await setup({ breakAfter: 150_000, pieceBytes: 8192 });
+    const ids = t.ids("big");
+    await t.fetcher.ensure(ids);
+    expect(t.requests).toHaveLength(2);
+    const first = t.requests[0][0];
+    expect(t.requests[1][0]).toEqual({ offset: first.offset + 150_000, length: first.length - 150_000 });
+    for (const [i, id] of ids.entries()) {
+      const want = big.subarray(i * 100_000, (i + 1) * 100_000);
+      expect(readFileSync(t.cache.path(DIGEST, t.table.chunks[id])).equals(Buffer.from(want))).toBe(true);
+    }
   });
 
   test("[slow] failed requests are retried with backoff until the deadline", async () => {
