@@ -13,7 +13,7 @@ import { LayerFetcher } from "./fetcher.ts";
 import type { FetchThreadInit, FromFetchThread, LayerStatus, ToFetchThread } from "./fetch-messages.ts";
 import { buildChunkTable, fileCachePath, type ChunkRef } from "./lazyfs/chunks.ts";
 import type { ChannelMessage, FetchReply } from "./lazyfs/protocol.ts";
-import { backgroundFetch, chunksBefore, DemandTracker, NeighbourFetch, PREFETCH_FIRST_BYTES, PREFETCH_REQUEST_BYTES, prefetchPieces } from "./prefetch.ts";
+import { backgroundFetch, chunksBefore, DemandTracker, NeighbourFetch, PREFETCH_REQUEST_BYTES } from "./prefetch.ts";
 import { TailSource, TocStore } from "./toc-store.ts";
 import { tocToWire } from "./toc-wire.ts";
 
@@ -243,9 +243,8 @@ export class FetchService {
 
   /**
    * [0, landmark) (or prefetch_size bytes when there is no landmark), all asked for at once in
-   * pieces of PREFETCH_REQUEST_BYTES after a first one of PREFETCH_FIRST_BYTES: the first files
-   * (those the workload was recorded opening first, e.g. the executor's /etc/passwd) land after a
-   * short transfer, and reads of them need not wait for the rest.
+   * pieces of PREFETCH_REQUEST_BYTES, streamed: the first files (those the workload was recorded
+   * opening first, e.g. the executor's /etc/passwd) are served as soon as their bytes are in.
    * The pieces go out once no other layer's TOC is still on its way: a layer's mount waits for
    * its TOC, so a TOC sharing the link with another layer's prefetch delays the whole image.
    */
@@ -259,10 +258,7 @@ export class FetchService {
     const tocs = [...this.openingTocs];
     // Not urgent: pieces go out in blob order (the order the workload was recorded reading in), and
     // reads of other chunks go ahead of the pieces still queued.
-    const pieces = prefetchPieces(l.fetcher.chunks, ids, PREFETCH_FIRST_BYTES, PREFETCH_REQUEST_BYTES);
-    const go = async () => {
-      await Promise.all(pieces.map((p) => l.fetcher.ensure(p, { urgent: false, maxRequestBytes: PREFETCH_REQUEST_BYTES, exact: true })));
-    };
+    const go = () => l.fetcher.ensure(ids, { urgent: false, maxRequestBytes: PREFETCH_REQUEST_BYTES, exact: true });
     return this.demand.during(tocs.length ? Promise.allSettled(tocs).then(() => (l.closed ? undefined : go())) : go());
   }
 

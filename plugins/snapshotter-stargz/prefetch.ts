@@ -10,10 +10,6 @@ import type { ChunkRef } from "./lazyfs/chunks.ts";
 /** Compressed bytes per prefetch request: big enough that a request's round trip is small beside
  *  its transfer, small enough that decoding starts early (requests run `max_concurrency` at once). */
 export const PREFETCH_REQUEST_BYTES = 2 << 20;
-/** The first prefetch piece of a layer (the others are PREFETCH_REQUEST_BYTES). A whole 2 MiB
- *  piece is ~0.2 s at 100 Mbit/s, and a read of its first file waited for all of it (chunks are
- *  decoded once their request has arrived). */
-export const PREFETCH_FIRST_BYTES = 128 << 10;
 
 /** When a snapshotter's layers last wanted bytes urgently (prefetch or read miss), across layers:
  *  they share one network. */
@@ -47,32 +43,6 @@ export class DemandTracker {
   async waitQuiet(stopped: () => boolean, pollMs = 50): Promise<void> {
     while (!stopped() && this.quietFor() < this.silenceMs) await new Promise((r) => setTimeout(r, Math.max(pollMs, this.silenceMs - this.quietFor())));
   }
-}
-
-/**
- * Splits the chunks `ids` into prefetch pieces, in blob order: the first spans at most `firstBytes`
- * of the blob, the others at most `maxBytes` (a chunk bigger than that is a piece of its own). The
- * first files of a prefetch (those the workload was recorded opening first) then land after a
- * short transfer; the rest goes in few requests (each new one pays a round trip and TCP slow
- * start on a connection that went idle).
- */
-export function prefetchPieces(chunks: ChunkRef[], ids: number[], firstBytes: number, maxBytes: number): number[][] {
-  const sorted = ids.map((id) => chunks[id]).sort((a, b) => a.offset - b.offset || a.innerOffset - b.innerOffset);
-  const pieces: number[][] = [];
-  let limit = Math.min(firstBytes, maxBytes);
-  let piece: number[] = [];
-  let start = 0;
-  for (const c of sorted) {
-    if (piece.length && c.compressedEnd - start > limit) {
-      pieces.push(piece);
-      piece = [];
-      limit = maxBytes;
-    }
-    if (!piece.length) start = c.offset;
-    piece.push(c.id);
-  }
-  if (piece.length) pieces.push(piece);
-  return pieces;
 }
 
 /** Chunks whose compressed span lies within [0, end). */

@@ -1,6 +1,5 @@
 import { expect, test } from "bun:test";
-import { backgroundFetch, DemandTracker, NeighbourFetch, prefetchPieces } from "../../../plugins/snapshotter-stargz/prefetch.ts";
-import type { ChunkRef } from "../../../plugins/snapshotter-stargz/lazyfs/chunks.ts";
+import { backgroundFetch, DemandTracker, NeighbourFetch } from "../../../plugins/snapshotter-stargz/prefetch.ts";
 import type { LayerFetcher } from "../../../plugins/snapshotter-stargz/fetcher.ts";
 
 test("DemandTracker is quiet only when no demand runs and the last ended silenceMs ago", async () => {
@@ -118,25 +117,4 @@ test("NeighbourFetch: after a lone miss the base window; misses walking forward 
   n.missed([400, 402, 401]);
   expect(calls.at(-1)).toEqual({ after: 402, window: 10_000 });
   await settle();
-});
-
-test("prefetchPieces: blob order, the first piece small, the others up to the max; a chunk over the limit alone", () => {
-  // Chunks of 40 B back to back, one of 500 B, and a gap (a chunk not asked for) before the last two.
-  const sizes = [40, 40, 40, 40, 40, 40, 500, 40, 40, 40, 40, 40, 40, 40];
-  let at = 0;
-  const chunks = sizes.map((n, id) => {
-    const c = { id, offset: at, compressedEnd: at + n, innerOffset: 0 } as ChunkRef;
-    at += n;
-    return c;
-  });
-  const ids = [13, 12, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]; // any order in; 11 is cached
-  expect(prefetchPieces(chunks, ids, 100, 400)).toEqual([
-    [0, 1], // ≤ 100 B
-    [2, 3, 4, 5], // ≤ 400 B: with chunk 6 it would span 660 B
-    [6], // 500 B, over the 400 B max: alone
-    [7, 8, 9, 10, 12, 13], // ≤ 400 B from chunk 7's offset (280 B, around the cached chunk 11)
-  ]);
-  expect(prefetchPieces(chunks, [], 100, 400)).toEqual([]);
-  // First piece as big as the max: plain fixed-size pieces.
-  expect(prefetchPieces(chunks, [0, 1, 2, 3, 4, 5], 80, 80)).toEqual([[0, 1], [2, 3], [4, 5]]);
 });
