@@ -162,7 +162,7 @@ export class FetchService {
         maxBytes: neighbourBytes,
         bigFileBytes: NEIGHBOUR_BIG_FILE_BYTES,
         stopped: () => served.closed,
-        onFetch: process.env.EDGEBUILD_STARGZ_TRACE ? (after, ids, window) => this.log(`trace ${(performance.timeOrigin + performance.now()).toFixed(0)} neighbours of ${after} (window ${window >> 10} KiB): ${ids.length} chunks`) : undefined,
+        onFetch: process.env.EDGEBUILD_STARGZ_TRACE ? (after, ids, window) => this.trace(`neighbours of ${after} (window ${window >> 10} KiB): ${ids.length} chunks`) : undefined,
       });
     }
     this.layers.set(key, served);
@@ -273,14 +273,14 @@ export class FetchService {
       const m = e.data as ChannelMessage;
       if (m.t !== "fetch") return;
       const ids = m.chunks.filter((id) => Number.isInteger(id) && id >= 0 && id < table.chunks.length);
-      if (process.env.EDGEBUILD_STARGZ_TRACE) this.log(`trace ${(performance.timeOrigin + performance.now()).toFixed(0)} ${m.hint ? "hint" : "miss"} ${ids.join(",")}${ids.length ? ` (${JSON.stringify(table.chunks[ids[0]].file.name)} chunk ${table.chunks[ids[0]].index}/${table.chunks[ids[0]].file.chunks.length})` : ""}`);
+      if (process.env.EDGEBUILD_STARGZ_TRACE) this.trace(`${m.hint ? "hint" : "miss"} ${ids.join(",")}${ids.length ? ` (${JSON.stringify(table.chunks[ids[0]].file.name)} chunk ${table.chunks[ids[0]].index}/${table.chunks[ids[0]].file.chunks.length})` : ""}`);
       if (m.hint) {
         this.readAhead(l, ids);
         return;
       }
       const asked = performance.now();
       const reply = (extra: Partial<FetchReply>) => {
-        if (process.env.EDGEBUILD_STARGZ_TRACE) this.log(`trace ${(performance.timeOrigin + performance.now()).toFixed(0)} reply ${ids.join(",")} after ${(performance.now() - asked).toFixed(1)} ms (${fresh.length ? "fetched" : "joined"})`);
+        if (process.env.EDGEBUILD_STARGZ_TRACE) this.trace(`reply ${ids.join(",")} after ${(performance.now() - asked).toFixed(1)} ms (${fresh.length ? "fetched" : "joined"})`);
         if (!l.closed) channel.postMessage({ t: "done", w: m.w, id: m.id, ...extra } satisfies FetchReply);
         this.report(key, l, !extra.error);
       };
@@ -325,7 +325,7 @@ export class FetchService {
     const continues = c.index > 0 && prev?.file === c.file && (fetcher.isCached(prev.id) || fetcher.isInflight(prev.id));
     if (n < 2 || continues) return;
     const rest = all.filter((id) => !fresh.includes(id) && !fetcher.isInflight(id) && !fetcher.isCached(id));
-    if (process.env.EDGEBUILD_STARGZ_TRACE) this.log(`trace ${(performance.timeOrigin + performance.now()).toFixed(0)} scattered reads of ${JSON.stringify(c.file.name)}: fetching its ${rest.length} other chunks`);
+    if (process.env.EDGEBUILD_STARGZ_TRACE) this.trace(`scattered reads of ${JSON.stringify(c.file.name)}: fetching its ${rest.length} other chunks`);
     if (rest.length) fetcher.ensure(rest, { urgent: false, exact: true, maxRequestBytes: READAHEAD_REQUEST_BYTES }).catch(() => {});
   }
 
