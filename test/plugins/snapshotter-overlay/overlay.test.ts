@@ -15,6 +15,19 @@ test('[slow] overlay: the init check passes here and names the reason where over
   const dir = mkdtempSync(join(tmpdir(), 'eb-ovl-check-'));
   try {
     expect(await overlayProblem(dir)).toBeUndefined();
+    // A second root on the same filesystem shares the probe: here a read-only bind mount of a dir
+    // beside it (same device), where a probe of its own would fail to create anything.
+    const other = join(dir, 'other');
+    mkdirSync(join(dir, 'src'));
+    mkdirSync(other);
+    Bun.spawnSync(['mount', '--bind', join(dir, 'src'), other]);
+    try {
+      Bun.spawnSync(['mount', '-o', 'remount,ro,bind', other]);
+      expect(() => mkdirSync(join(other, 'x'))).toThrow(/EROFS|read-only/);
+      expect(await overlayProblem(other)).toBeUndefined();
+    } finally {
+      Bun.spawnSync(['umount', other]);
+    }
     // /proc cannot hold layer dirs: the check must say so rather than crash.
     expect(await overlayProblem('/proc/edgebuild-test')).toMatch(/^overlayfs is not usable in \/proc\/edgebuild-test: /);
   } finally {
