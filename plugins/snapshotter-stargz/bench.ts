@@ -1,5 +1,5 @@
 // Lazy layer benchmark (developer tool, not shipped):
-//   bun plugins/snapshotter-stargz/bench.ts [MB] [--runs N] [--profile loopback,wan] [--no-build]
+//   bun plugins/snapshotter-stargz/bench.ts [MB] [--runs N] [--profile loopback,wan] [--no-build] [--only cold,warm,stat,rss]
 // Pushes eStargz layers to a registry and measures:
 //   cold  – one big file read through a fresh lazy mount vs `curl` of the same byte range from the
 //           same registry over the same path (target ≥ 0.5×), per network profile: curl writing to
@@ -41,6 +41,8 @@ const option = (name: string, dflt: string) => {
 };
 const sizeMb = Number(args.find((a, i) => /^\d+$/.test(a) && args[i - 1] !== "--runs") ?? 200);
 const runs = Number(option("--runs", "3"));
+/** Parts to run (--only cold,warm,stat,rss; default all, rss unless --no-build). */
+const only = new Set(option("--only", "cold,warm,stat,rss").split(","));
 const profiles: NetProfile[] = option("--profile", "loopback,wan").split(",").map((name) => {
   const p = PROFILES[name];
   if (!p) {
@@ -348,9 +350,9 @@ try {
       const setup = await net.shape(`/v2/bench/big/blobs/${big.pushed.layer.descriptor.digest}`);
       const root = await coldReads(net, big, setup);
       if (i === 0) {
-        await warmReads(big, root);
-        await manyFiles(net);
-        if (!flag("--no-build")) await lazyBuildRss(net);
+        if (only.has("warm")) await warmReads(big, root);
+        if (only.has("stat")) await manyFiles(net);
+        if (only.has("rss") && !flag("--no-build")) await lazyBuildRss(net);
       }
       rmSync(root, { recursive: true, force: true });
     } finally {
