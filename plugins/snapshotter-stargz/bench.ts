@@ -6,7 +6,7 @@
 //           /dev/null and to a file on the disk that holds the chunk cache, both shown
 //   warm  – the same file again from a new mount over the chunk cache vs local disk (target ≥ 0.8×),
 //           without and with FUSE passthrough (when the kernel offers it: ≈ 1.0×)
-//   floor – what the cold read cannot go below in this process: Bun's fetch of the same range
+//   floor – (unshaped profiles) what the cold read cannot go below in this process: Bun's fetch of the same range
 //           (CPU) plus inflating and verifying every chunk (native, one reused buffer), spread
 //           over all cores; the registry's CPU, cache writes and FUSE replies come on top
 //   ceiling – the warm read of a trivial FUSE server (one static reply buffer, no work per byte,
@@ -218,7 +218,9 @@ async function coldReads(net: BenchNet, big: BigLayer, setup: string): Promise<s
       `(${ratios("file").map((r) => r.toFixed(2)).join(" ")}); medians of ${runs}, target >= 0.5x; ` +
       `CPU (this process + children) ${mid.cpuLazy.toFixed(2)} s lazy vs ${mid.cpuCurl.toFixed(2)} s curl${mid.traffic ? `; lazy read: ${mid.traffic.replace(/, $/, "")}` : ""}; load ${load()}`,
   );
-  if (only.has("floor")) await coldFloor(net, big, median(cold.map((x) => x.null)));
+  // Unshaped only: behind the delay line (which runs in this process) the network bounds the read.
+  const shaped = net.profile.rttMs !== 0 || net.profile.rateBps !== undefined;
+  if (only.has("floor") && !shaped) await coldFloor(net, big, median(cold.map((x) => x.null)));
   return root;
 }
 
