@@ -67,7 +67,11 @@ export class ChunkClient {
     // The reply buffer is taken only once the bytes are there: reads waiting on the network (the
     // kernel's readahead keeps several in flight) must not each hold fresh memory meanwhile.
     const absent = ids.filter((id) => !this.inline.has(id) && !this.onDisk(id));
-    this.touch(ids[ids.length - 1]);
+    const last = ids[ids.length - 1];
+    // A miss on the chunk starts the fetch thread's readahead itself, after the chunk's own
+    // request: a hint sent first would put the readahead's request ahead of the one this read waits for.
+    if (absent.includes(last)) this.touched[last] = 1;
+    else this.touch(last);
     if (absent.length) await this.ask(absent);
     const out = this.buffer(to - from);
     let missing = ids.filter((id) => !this.fill(id, from, to, out));
