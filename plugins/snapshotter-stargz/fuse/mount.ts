@@ -9,8 +9,8 @@
 import { closeSync, openSync, readdirSync, statSync, type Dirent } from "node:fs";
 import { join, resolve } from "node:path";
 import { S_IFDIR } from "./abi.ts";
-import type { Negotiated } from "./init.ts";
-import { MNT_DETACH, MS_RDONLY, mount, umount2 } from "./libc.ts";
+import { MAX_PAGES, type Negotiated } from "./init.ts";
+import { MNT_DETACH, MS_RDONLY, mount, splicePipePages, umount2 } from "./libc.ts";
 import { Counter, createCounters, inFlightSlots, totals, type FsServe, type ReaderOut, type ReaderStart, type ToWorker, type WorkerOut } from "./messages.ts";
 import { abortConnection, deviceOf, FUSE_FSTYPE, setReadAhead } from "./mountinfo.ts";
 import { resolveFsModule, workerEntry } from "./module-url.ts";
@@ -33,6 +33,7 @@ export const DEFAULT_FUSE_OPTIONS: FuseOptions = {
   readAheadKb: 8192,
   passthrough: false,
   zeroMessageOpen: true,
+  splice: true,
 };
 
 /** Mounts still attached: detached on process exit so a crash-free exit never leaves one behind. */
@@ -266,7 +267,9 @@ async function mountWith(
   };
 
   try {
-    reader.postMessage({ type: "init", fd, wantPassthrough: options.passthrough, counters, workers: workerCount });
+    // Spliced READ replies go through a pipe: a request may not need more page slots than it has.
+    const maxPages = options.splice ? Math.min(MAX_PAGES, splicePipePages() - 1) : MAX_PAGES;
+    reader.postMessage({ type: "init", fd, wantPassthrough: options.passthrough, maxPages, counters, workers: workerCount });
     const first = await nextMessage<ReaderOut>(reader, "reader thread");
     if (first.type !== "negotiated") throw new Error(first.type === "exit" ? first.reason : `fuse/mount.ts: reader thread said ${first.type} before INIT was answered`);
     const negotiated: Negotiated = first.negotiated;
@@ -336,6 +339,7 @@ async function mountWith(
           bytesRead: Number(Atomics.load(t, Counter.bytesRead)),
           errors: Number(Atomics.load(t, Counter.errors)),
           passthroughOpens: Number(Atomics.load(t, Counter.passthroughOpens)),
+          splicedReads: Number(Atomics.load(t, Counter.splicedReads)),
           inFlight: inFlightSlots(counters).reduce((a, b) => a + b, 0),
         };
       },

@@ -6,6 +6,7 @@ import { closeSync, openSync, readSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { chunkCachePath } from "./chunks.ts";
 import type { LayerIndex } from "./layer-index.ts";
+import type { FileSpan } from "../fuse/types.ts";
 import { ByteLru } from "./lru.ts";
 import type { ChannelMessage, FetchRequest, LazyLayerInfo } from "./protocol.ts";
 
@@ -101,6 +102,24 @@ export class ChunkClient {
       }
     }
     return out;
+  }
+
+  /**
+   * The cache files holding [from, to) when every chunk of `ids` is on disk (for a spliced reply),
+   * else undefined; undefined too when the read should hint the fetch thread (as readLocal).
+   */
+  localFiles(ids: number[], from: number, to: number): FileSpan[] | undefined {
+    if (this.hintDue(ids[ids.length - 1])) return undefined;
+    const spans: FileSpan[] = [];
+    for (const id of ids) {
+      const chunkOffset = this.index.cols.chunkOffset[id];
+      const start = Math.max(from, chunkOffset);
+      const end = Math.min(to, chunkOffset + this.index.cols.chunkSize[id]);
+      if (end <= start) continue;
+      if (!this.onDisk(id)) return undefined;
+      spans.push({ path: this.cachePath(id), offset: start - chunkOffset, length: end - start });
+    }
+    return spans;
   }
 
   private buffer(size: number): Uint8Array {

@@ -186,6 +186,13 @@ export function createFs(init: unknown, inline = false): ReadOnlyFs {
       return new Uint8Array(await file(c.path).slice(offset, offset + len).arrayBuffer());
     },
     ...(inline ? {
+      readFiles(ino: bigint, offset: number, size: number) {
+        const n = get(ino);
+        const c = n.content;
+        if (n.readDelayMs || c?.kind !== "file") return undefined;
+        if (count) Atomics.add(count, 0, 1);
+        return [{ path: c.path, offset, length: Math.max(0, Math.min(size, n.attr.size - offset)) }];
+      },
       readSync(ino: bigint, offset: number, size: number): Uint8Array | undefined {
         const n = get(ino);
         if (n.readDelayMs) return undefined;
