@@ -320,7 +320,10 @@ async function mountWith(
     handoff.fsInit = undefined;
     const answersInline = await started;
     if (noOpen) primeNoOpen(mountpoint);
-    if (options.readAheadKb > 0 && dev) setReadAhead(dev, options.readAheadKb, onError);
+    // A whole number of READs per readahead window: 8 MiB in 255-page READs would end each window
+    // with an 8-page one.
+    const perRead = negotiated.maxPages * 4;
+    if (options.readAheadKb > 0 && dev) setReadAhead(dev, Math.max(perRead, Math.floor(options.readAheadKb / perRead) * perRead), onError);
 
     return {
       mountpoint,

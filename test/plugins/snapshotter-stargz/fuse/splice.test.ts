@@ -1,7 +1,7 @@
 // READ replies spliced from local files (FuseOptions.splice) carry the same bytes as the copy path,
 // at any offset and size, up to end of file; a span that cannot be spliced falls back to readSync.
 import { afterAll, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { patternBytes, type SpecEntry } from "./memfs.ts";
 import { removeDir, sh, tempDir, withMount } from "./harness.ts";
@@ -60,4 +60,17 @@ test.skipIf(process.getuid?.() !== 0)("a span that cannot be spliced (the file s
     expect(m.stats().splicedReads).toBe(0);
     expect(m.stats().errors).toBe(0);
   });
+});
+
+test.skipIf(process.getuid?.() !== 0)("the readahead window is a whole number of READs of the negotiated size", async () => {
+  for (const splice of [true, false]) {
+    await withMount(entries, async (m, mnt) => {
+      const st = statSync(mnt);
+      const dev = `${Math.floor(st.dev / 256) & 0xfff}:${(st.dev & 0xff) | ((st.dev >> 12) & 0xfff00)}`;
+      const kb = Number(readFileSync(`/sys/class/bdi/${dev}/read_ahead_kb`, "utf8"));
+      expect(kb % (m.negotiated.maxPages * 4)).toBe(0);
+      expect(kb).toBeGreaterThan(8192 - m.negotiated.maxPages * 4);
+      expect(kb).toBeLessThanOrEqual(8192);
+    }, { options: { splice } });
+  }
 });
