@@ -9,8 +9,9 @@
 //   floor – (unshaped profiles) what the cold read cannot go below in this process: Bun's fetch of the same range
 //           (CPU) plus inflating and verifying every chunk (native, one reused buffer), spread
 //           over all cores; the registry's CPU, cache writes and FUSE replies come on top
-//   ceiling – the warm read of a trivial FUSE server (one static reply buffer, no work per byte,
-//           same mount options) vs local disk: what any server answering READs can reach here
+//   ceiling – the warm read of a trivial FUSE server (one static reply buffer written with writev,
+//           no work per byte, same mount options) vs local disk: the best a server copying its
+//           replies can do here (spliced replies, as lazy layers send, save one copy more)
 //   stat  – `find | xargs stat` over a 10,000-file layer vs the layer unpacked on disk (target ≤ 2×)
 //   rss   – peak RSS of the edgebuild process (all its threads; VmHWM) while it builds the reference
 //           example (golang hello) on an eStargz base lazily (target ≤ 150 MB). Runs
@@ -310,8 +311,8 @@ async function warmReads(big: BigLayer, root: string): Promise<void> {
   }
 }
 
-/** The warm read's ceiling: a FUSE server answering every READ from one static buffer (no work
- *  per byte), mounted like a lazy layer, vs the local file. */
+/** The copy path's ceiling: a FUSE server answering every READ from one static buffer (no work
+ *  per byte, writev), mounted like a lazy layer, vs the local file. */
 async function trivialServer(local: string): Promise<void> {
   const mnt = join(work, "trivial");
   mkdirSync(mnt, { recursive: true });
@@ -329,7 +330,7 @@ async function trivialServer(local: string): Promise<void> {
   }
   const r = median(ratios.map((x) => x.disk / x.fuse));
   const rm = ratios.find((x) => x.disk / x.fuse === r)!;
-  rows.push(`warm ${sizeMb} MiB ceiling, trivial FUSE server (one static reply buffer, no work per byte): ${rm.fuse.toFixed(2)} s (${mbps(rm.fuse)}) vs local disk ${rm.disk.toFixed(2)} s: ${r.toFixed(2)}x (median of ${runs}: ${ratios.map((x) => (x.disk / x.fuse).toFixed(2)).join(" ")})`);
+  rows.push(`warm ${sizeMb} MiB ceiling of the copy path, trivial FUSE server (one static reply buffer by writev, no work per byte): ${rm.fuse.toFixed(2)} s (${mbps(rm.fuse)}) vs local disk ${rm.disk.toFixed(2)} s: ${r.toFixed(2)}x (median of ${runs}: ${ratios.map((x) => (x.disk / x.fuse).toFixed(2)).join(" ")})`);
 }
 
 async function manyFiles(reg: { host: string }): Promise<void> {
