@@ -93,9 +93,13 @@ const PER_DECODER = 2;
 /** Compressed buffers kept for reuse: about one per job in flight. Fresh memory costs a page
  *  fault per 4 KiB, which on this kind of VM is ~100x the copy (1.2 MB: 3 ms fresh, 0.03 ms reused):
  *  a 200 MiB cold read spent ~0.15 s of the fetch thread faulting in these copies. */
-const SPARE_MAX = 6;
-/** Smallest spare buffer (sizes are powers of two from here, so one buffer fits many chunks). */
-const SPARE_MIN_BYTES = 256 << 10;
+const SPARE_MAX = 4;
+/** Most bytes kept in spare buffers, and for how long once decoding stops (then they are dropped:
+ *  an idle fetch thread holds none). */
+const SPARE_MAX_BYTES = 16 << 20;
+const SPARE_IDLE_MS = 2_000;
+/** Spare buffers are sized in these steps (one buffer then fits the next chunks of similar size). */
+const SPARE_STEP_BYTES = 256 << 10;
 
 type Queued = { job: DecodeJob; resolve: (r: DecodeResult) => void; promoted?: () => boolean };
 
@@ -112,6 +116,7 @@ export class DecodePool {
   private readonly urgentQueue: Queued[] = [];
   private readonly backgroundQueue: Queued[] = [];
   private readonly spares: ArrayBuffer[] = [];
+  private idle: ReturnType<typeof setTimeout> | undefined;
   /** Buffers allocated for compressed copies (the rest reused one a decoder gave back). */
   buffersAllocated = 0;
 
@@ -163,15 +168,22 @@ export class DecodePool {
 
   private allocate(n: number): ArrayBuffer {
     this.buffersAllocated++;
-    return new ArrayBuffer(Math.max(SPARE_MIN_BYTES, 2 ** Math.ceil(Math.log2(n))));
+    return new ArrayBuffer(Math.ceil(n / SPARE_STEP_BYTES) * SPARE_STEP_BYTES);
   }
 
-  /** Keeps a buffer a decoder gave back; when full, in place of a smaller one. */
+  /** Keeps a buffer a decoder gave back (in place of a smaller one when full) for a while. */
   private keep(buf: ArrayBuffer): void {
-    if (this.spares.length < SPARE_MAX) return void this.spares.push(buf);
-    let min = 0;
-    for (let i = 1; i < this.spares.length; i++) if (this.spares[i].byteLength < this.spares[min].byteLength) min = i;
-    if (this.spares[min].byteLength < buf.byteLength) this.spares[min] = buf;
+    if (this.spares.length >= SPARE_MAX) {
+      let min = 0;
+      for (let i = 1; i < this.spares.length; i++) if (this.spares[i].byteLength < this.spares[min].byteLength) min = i;
+      if (this.spares[min].byteLength >= buf.byteLength) return;
+      this.spares.splice(min, 1);
+    }
+    if (this.spares.reduce((n, b) => n + b.byteLength, buf.byteLength) > SPARE_MAX_BYTES) return;
+    this.spares.push(buf);
+    clearTimeout(this.idle);
+    this.idle = setTimeout(() => (this.spares.length = 0), SPARE_IDLE_MS);
+    (this.idle as { unref?: () => void }).unref?.();
   }
 
   private takeNext(): Queued | undefined {
