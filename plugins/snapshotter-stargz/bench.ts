@@ -1,11 +1,17 @@
 // Lazy layer benchmark (developer tool, not shipped):
-//   bun plugins/snapshotter-stargz/bench.ts [MB] [--runs N] [--profile loopback,wan] [--no-build]
+//   bun plugins/snapshotter-stargz/bench.ts [MB] [--runs N] [--profile loopback,wan] [--no-build] [--only cold,floor,warm,ceiling,stat,rss]
 // Pushes eStargz layers to a registry and measures:
 //   cold  – one big file read through a fresh lazy mount vs `curl` of the same byte range from the
 //           same registry over the same path (target ≥ 0.5×), per network profile: curl writing to
 //           /dev/null and to a file on the disk that holds the chunk cache, both shown
 //   warm  – the same file again from a new mount over the chunk cache vs local disk (target ≥ 0.8×),
 //           without and with FUSE passthrough (when the kernel offers it: ≈ 1.0×)
+//   floor – (unshaped profiles) what the cold read cannot go below in this process: Bun's fetch of the same range
+//           (CPU) plus inflating and verifying every chunk (native, one reused buffer), spread
+//           over all cores; the registry's CPU, cache writes and FUSE replies come on top
+//   ceiling – the warm read of a trivial FUSE server (one static reply buffer written with writev,
+//           no work per byte, same mount options) vs local disk: the best a server copying its
+//           replies can do here (spliced replies, as lazy layers send, save one copy more)
 //   stat  – `find | xargs stat` over a 10,000-file layer vs the layer unpacked on disk (target ≤ 2×)
 //   rss   – peak RSS of the edgebuild process (all its threads; VmHWM) while it builds the reference
 //           example (golang hello) on an eStargz base lazily (target ≤ 150 MB). Runs
@@ -31,6 +37,10 @@ import { layerTar, noise, pushBlob, pushEstargz, type PushedLayer } from "../../
 import { defaultStargzConfig, type StargzConfig } from "./config.ts";
 import { bytesSource, openEstargz } from "./estargz/index.ts";
 import { fileCachePath } from "./lazyfs/chunks.ts";
+import { inflateInto } from "./estargz/native-inflate.ts";
+import { mountFuse } from "./fuse/mount.ts";
+import { MEMFS_MODULE } from "../../test/plugins/snapshotter-stargz/fuse/harness.ts";
+import { availableParallelism } from "node:os";
 import { StargzSnapshotter } from "./snapshotter.ts";
 
 const args = process.argv.slice(2);
@@ -41,6 +51,8 @@ const option = (name: string, dflt: string) => {
 };
 const sizeMb = Number(args.find((a, i) => /^\d+$/.test(a) && args[i - 1] !== "--runs") ?? 200);
 const runs = Number(option("--runs", "3"));
+/** Parts to run (default all, rss unless --no-build; cold always runs: warm reads its cache). */
+const only = new Set(option("--only", "cold,floor,warm,ceiling,stat,rss").split(","));
 const profiles: NetProfile[] = option("--profile", "loopback,wan").split(",").map((name) => {
   const p = PROFILES[name];
   if (!p) {
@@ -135,6 +147,8 @@ interface BigLayer {
   first: number;
   firstInner: number;
   last: number;
+  /** The file's chunks: compressed span in the blob, plain bytes inside it, digest. */
+  spans: { offset: number; end: number; inner: number; size: number; digest: string }[];
 }
 
 async function pushBig(net: BenchNet, built?: BigLayer): Promise<BigLayer> {
@@ -147,12 +161,13 @@ async function pushBig(net: BenchNet, built?: BigLayer): Promise<BigLayer> {
   const r = await openEstargz(bytesSource(pushed.blob), { layerDigest: pushed.layer.descriptor.digest });
   const f = r.lookup("big.bin")!;
   writeFileSync(join(work, "local.bin"), data);
-  return { pushed, dataLength: data.length, chunks: f.chunks.length, first: f.chunks[0].offset, firstInner: f.chunks[0].innerOffset, last: f.chunks.at(-1)!.compressedEnd };
+  const spans = f.chunks.map((c) => ({ offset: c.offset, end: c.compressedEnd, inner: c.innerOffset, size: c.chunkSize, digest: c.chunkDigest ?? f.digest! }));
+  return { pushed, dataLength: data.length, chunks: f.chunks.length, first: f.chunks[0].offset, firstInner: f.chunks[0].innerOffset, last: f.chunks.at(-1)!.compressedEnd, spans };
 }
 
 /** The FUSE mount of the snapshotter's one lazy layer (its counters). */
 function mountOf(s: StargzSnapshotter) {
-  const layers = (s as unknown as { layers: Map<string, { mount?: { stats(): { passthroughOpens: number; reads: number; bytesRead: number }; negotiated: { passthrough: boolean } } }> }).layers;
+  const layers = (s as unknown as { layers: Map<string, { mount?: { stats(): { passthroughOpens: number; reads: number; bytesRead: number; splicedReads: number }; negotiated: { passthrough: boolean } } }> }).layers;
   return [...layers.values()][0]?.mount;
 }
 
@@ -204,25 +219,76 @@ async function coldReads(net: BenchNet, big: BigLayer, setup: string): Promise<s
       `(${ratios("file").map((r) => r.toFixed(2)).join(" ")}); medians of ${runs}, target >= 0.5x; ` +
       `CPU (this process + children) ${mid.cpuLazy.toFixed(2)} s lazy vs ${mid.cpuCurl.toFixed(2)} s curl${mid.traffic ? `; lazy read: ${mid.traffic.replace(/, $/, "")}` : ""}; load ${load()}`,
   );
+  // Unshaped only: behind the delay line (which runs in this process) the network bounds the read.
+  const shaped = net.profile.rttMs !== 0 || net.profile.rateBps !== undefined;
+  if (only.has("floor") && !shaped) await coldFloor(net, big, median(cold.map((x) => x.null)));
   return root;
+}
+
+/** CPU seconds of this process (all its threads) while `fn` runs. */
+async function cpuOf(fn: () => Promise<unknown> | unknown): Promise<number> {
+  const u0 = process.resourceUsage();
+  await fn();
+  const u1 = process.resourceUsage();
+  return (u1.userCPUTime + u1.systemCPUTime - u0.userCPUTime - u0.systemCPUTime) / 1e6;
+}
+
+/**
+ * The cold read's floor here: Bun's fetch of the file's range (what the registry client does) and
+ * inflate + sha256 of every chunk, as CPU seconds over all cores. A lower bound: the registry's own
+ * CPU, the cache writes and the FUSE replies are left out.
+ */
+async function coldFloor(net: BenchNet, big: BigLayer, curlSec: number): Promise<void> {
+  const url = `http://${net.host}/v2/bench/big/blobs/${big.pushed.layer.descriptor.digest}`;
+  const headers = { Range: `bytes=${big.first}-${big.last - 1}`, "Accept-Encoding": "identity" };
+  const blob = big.pushed.blob;
+  const scratch = new Uint8Array(Math.max(...big.spans.map((c) => c.inner + c.size)) + (1 << 20));
+  const fetchCpu: number[] = [];
+  const decodeCpu: number[] = [];
+  for (let run = 0; run < runs; run++) {
+    fetchCpu.push(await cpuOf(async () => {
+      const got = await (await fetch(url, { headers, decompress: false } as RequestInit)).arrayBuffer();
+      if (got.byteLength !== big.last - big.first) throw new Error(`bench: floor fetch got ${got.byteLength} bytes`);
+    }));
+    decodeCpu.push(await cpuOf(() => {
+      for (const c of big.spans) {
+        const n = inflateInto(big.pushed.layer.descriptor.mediaType.includes("zstd") ? "zstd" : "gzip", blob.subarray(c.offset, c.end), scratch);
+        if (n === undefined || n < c.inner + c.size) throw new Error("bench: native inflate unavailable or short");
+        const got = `sha256:${new Bun.CryptoHasher("sha256").update(scratch.subarray(c.inner, c.inner + c.size)).digest("hex")}`;
+        if (got !== c.digest) throw new Error(`bench: chunk at ${c.offset} does not match its digest`);
+      }
+    }));
+  }
+  const f = median(fetchCpu);
+  const d = median(decodeCpu);
+  const cores = availableParallelism();
+  const best = (f + d) / cores;
+  rows.push(
+    `[${net.profile.name}] floor: Bun fetch of the range ${f.toFixed(2)} s CPU + inflate and sha256 of ${big.chunks} chunks ${d.toFixed(2)} s CPU ` +
+      `= ${(f + d).toFixed(2)} s on ${cores} cores: lazy >= ${best.toFixed(2)} s, at best ${(curlSec / best).toFixed(2)}x curl (${curlSec.toFixed(2)} s; ` +
+      `registry CPU, cache writes and FUSE replies not counted); medians of ${runs}`,
+  );
 }
 
 async function warmReads(big: BigLayer, root: string): Promise<void> {
   const local = join(work, "local.bin");
   const layer = big.pushed.layer;
-  const warm: { lazy: number; disk: number }[] = [];
+  const warm: { lazy: number; disk: number; cpu: number; how: string }[] = [];
   for (let run = 0; run < runs; run++) {
     const s = new StargzSnapshotter({ root, config, log });
     const [m2] = await s.view(`v2-${run}`, "layer/big");
-    const again = await timed(`cat ${m2.source}/big.bin > /dev/null`);
+    let again = 0;
+    const cpu = await cpuOf(async () => (again = await timed(`cat ${m2.source}/big.bin > /dev/null`)));
+    const st = mountOf(s)?.stats();
     await s.close();
     const disk = await timed(`cat ${local} > /dev/null`);
-    warm.push({ lazy: again, disk });
+    warm.push({ lazy: again, disk, cpu, how: st ? `${st.reads} FUSE reads, ${st.splicedReads} spliced` : "" });
   }
   const w = median(warm.map((x) => x.disk / x.lazy));
   const wm = warm.find((x) => x.disk / x.lazy === w)!;
   rows.push(`blob ${big.pushed.blob.length} bytes for ${big.dataLength} bytes of file (${(big.dataLength / big.pushed.blob.length).toFixed(1)}:1), ${big.chunks} chunks`);
-  rows.push(`warm ${sizeMb} MiB: lazy ${wm.lazy.toFixed(2)} s (${mbps(wm.lazy)}) vs local disk ${wm.disk.toFixed(2)} s (${mbps(wm.disk)}): ${w.toFixed(2)}x (median of ${runs}: ${warm.map((x) => (x.disk / x.lazy).toFixed(2)).join(" ")}; target >= 0.8x)`);
+  rows.push(`warm ${sizeMb} MiB: lazy ${wm.lazy.toFixed(2)} s (${mbps(wm.lazy)}) vs local disk ${wm.disk.toFixed(2)} s (${mbps(wm.disk)}): ${w.toFixed(2)}x (median of ${runs}: ${warm.map((x) => (x.disk / x.lazy).toFixed(2)).join(" ")}; target >= 0.8x); server CPU ${wm.cpu.toFixed(2)} s; ${wm.how}`);
+  if (only.has("ceiling")) await trivialServer(local);
   // Passthrough: the fetch thread assembles the whole file at mount (its chunks are all cached);
   // an OPEN after that hands the kernel the local file.
   const s = new StargzSnapshotter({ root, config: withPassthrough, log });
@@ -243,6 +309,28 @@ async function warmReads(big: BigLayer, root: string): Promise<void> {
   else {
     rows.push(`warm ${sizeMb} MiB with passthrough: lazy ${pm.lazy.toFixed(2)} s (${mbps(pm.lazy)}) vs local disk ${pm.disk.toFixed(2)} s: ${p.toFixed(2)}x (median of ${runs}; ${mount.stats().passthroughOpens} passthrough opens, ${mount.stats().reads} reads through FUSE; target ~1.0x)`);
   }
+}
+
+/** The copy path's ceiling: a FUSE server answering every READ from one static buffer (no work
+ *  per byte, writev), mounted like a lazy layer, vs the local file. */
+async function trivialServer(local: string): Promise<void> {
+  const mnt = join(work, "trivial");
+  mkdirSync(mnt, { recursive: true });
+  const size = sizeMb << 20;
+  const ratios: { fuse: number; disk: number }[] = [];
+  for (let run = 0; run < runs; run++) {
+    // A new mount each run (as the lazy warm reads): nothing in the page cache for it yet.
+    const m = await mountFuse({ mountpoint: mnt, fsModule: MEMFS_MODULE, fsInit: { entries: [{ path: "/big", type: "file", content: { kind: "static", size } }] }, workers: config.fuse.workers });
+    try {
+      const fuse = await timed(`cat ${mnt}/big > /dev/null`);
+      ratios.push({ fuse, disk: await timed(`cat ${local} > /dev/null`) });
+    } finally {
+      await m.unmount();
+    }
+  }
+  const r = median(ratios.map((x) => x.disk / x.fuse));
+  const rm = ratios.find((x) => x.disk / x.fuse === r)!;
+  rows.push(`warm ${sizeMb} MiB ceiling of the copy path, trivial FUSE server (one static reply buffer by writev, no work per byte): ${rm.fuse.toFixed(2)} s (${mbps(rm.fuse)}) vs local disk ${rm.disk.toFixed(2)} s: ${r.toFixed(2)}x (median of ${runs}: ${ratios.map((x) => (x.disk / x.fuse).toFixed(2)).join(" ")})`);
 }
 
 async function manyFiles(reg: { host: string }): Promise<void> {
@@ -348,9 +436,9 @@ try {
       const setup = await net.shape(`/v2/bench/big/blobs/${big.pushed.layer.descriptor.digest}`);
       const root = await coldReads(net, big, setup);
       if (i === 0) {
-        await warmReads(big, root);
-        await manyFiles(net);
-        if (!flag("--no-build")) await lazyBuildRss(net);
+        if (only.has("warm")) await warmReads(big, root);
+        if (only.has("stat")) await manyFiles(net);
+        if (only.has("rss") && !flag("--no-build")) await lazyBuildRss(net);
       }
       rmSync(root, { recursive: true, force: true });
     } finally {

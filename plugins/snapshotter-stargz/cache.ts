@@ -2,7 +2,7 @@
 // `<plugin root>/cache/<layer>/`, written to a temp name and renamed, so a reader (any worker, any
 // process) sees a whole chunk or none. Only bytes that passed their chunkDigest are written. When
 // the disk is full it falls back to memory (the LRU in front) with one warning.
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { basename, dirname } from "node:path";
 import { chunkCachePath, layerCacheDir, type ChunkRef } from "./lazyfs/chunks.ts";
@@ -109,7 +109,10 @@ export class ChunkCache {
     try {
       const fd = openSync(tmp, "w");
       try {
-        for (const c of chunks) writeSync(fd, readFileSync(this.path(layer, c)), 0, c.chunkSize, c.chunkOffset);
+        // Through one reused buffer: a fresh one per chunk (readFileSync) faults in every page
+        // (a 200 MiB file: ~0.5 s of this thread here, vs ~0.1 s).
+        if (copyBuffer.byteLength < Math.max(...chunks.map((c) => c.chunkSize))) copyBuffer = Buffer.allocUnsafeSlow(Math.max(...chunks.map((c) => c.chunkSize)));
+        for (const c of chunks) copyChunk(this.path(layer, c), fd, c, copyBuffer);
       } finally {
         closeSync(fd);
       }
@@ -123,6 +126,25 @@ export class ChunkCache {
   /** Drops a layer's cached chunks (e.g. when the layer is removed for good). */
   dropLayer(layer: string): void {
     rmSync(layerCacheDir(this.dir, layer), { recursive: true, force: true });
+  }
+}
+
+/** The buffer assemble() copies chunks through (the fetch thread's; kept for the next file). */
+let copyBuffer = Buffer.allocUnsafeSlow(0);
+
+/** Copies one cached chunk to its place in the whole file `fd`; throws when the entry is short. */
+function copyChunk(path: string, fd: number, c: ChunkRef, buf: Uint8Array): void {
+  const src = openSync(path, "r");
+  try {
+    let n = 0;
+    while (n < c.chunkSize) {
+      const got = readSync(src, buf, n, c.chunkSize - n, n);
+      if (got <= 0) throw new Error(`${path}: ${n} bytes, the chunk has ${c.chunkSize}`);
+      n += got;
+    }
+    for (let at = 0; at < n; ) at += writeSync(fd, buf, at, n - at, c.chunkOffset + at);
+  } finally {
+    closeSync(src);
   }
 }
 

@@ -2,7 +2,7 @@
 // same for the reader thread (its inline answers) and for the handler workers.
 import { Errno, Opcode } from "./abi.ts";
 import type { DispatcherHooks } from "./dispatcher.ts";
-import { openBacking, writeFd, writevFd } from "./libc.ts";
+import { openBacking, SplicePipe, writeFd, writevFd } from "./libc.ts";
 import { Counter, inFlightSlots, totals } from "./messages.ts";
 
 export interface DeviceHooksSpec {
@@ -16,9 +16,11 @@ export interface DeviceHooksSpec {
   inFlightSlot?: number;
   /** False once the mount detached: nothing more is written to its fd, which may be reused. */
   live?: () => boolean;
+  /** Pipe for spliced READ replies (the reader thread's); without it READs go out by writev. */
+  splice?: SplicePipe;
 }
 
-export function deviceHooks(s: DeviceHooksSpec): Pick<DispatcherHooks, "reply" | "replyParts" | "openBacking" | "onDone"> {
+export function deviceHooks(s: DeviceHooksSpec): Pick<DispatcherHooks, "reply" | "replyParts" | "replyFiles" | "openBacking" | "onDone"> {
   const sums = totals(s.counters);
   const inFlight = s.inFlightSlot === undefined ? undefined : inFlightSlots(s.counters);
   const live = s.live ?? (() => true);
@@ -29,6 +31,16 @@ export function deviceHooks(s: DeviceHooksSpec): Pick<DispatcherHooks, "reply" |
   return {
     reply: (message) => void (live() && checkWrite(writeFd(s.fd, message))),
     replyParts: (header, payload) => void (live() && checkWrite(writevFd(s.fd, header, payload))),
+    replyFiles: s.splice
+      ? (header, spans) => {
+          if (!live()) return true;
+          const rc = s.splice!.reply(s.fd, header, spans);
+          if (rc === undefined) return false;
+          checkWrite(rc);
+          if (rc > 0) Atomics.add(sums, Counter.splicedReads, 1n);
+          return true;
+        }
+      : undefined,
     openBacking: s.passthrough
       ? (path) => {
           const id = openBacking(s.fd, path);

@@ -9,13 +9,15 @@ import {
   encodeStatfs, encodeXattrSize, errorReply, okReply, readCString, replyHeader, replyWith, toTimeout, writeDirent,
   writeEntryOut, type Request, type Timeout,
 } from "./codec.ts";
-import { FsError, type FuseOptions, type NodeAttr, type ReadOnlyFs } from "./types.ts";
+import { FsError, type FileSpan, type FuseOptions, type NodeAttr, type ReadOnlyFs } from "./types.ts";
 
 export interface DispatcherHooks {
   /** Writes one complete reply message to the device. */
   reply(message: Uint8Array): void;
   /** Writes a reply given as header + payload (READ data), avoiding a copy; defaults to concatenating. */
   replyParts?(header: Uint8Array, payload: Uint8Array): void;
+  /** Writes a READ reply whose data is in local files (splice); false when it wrote nothing, so the copy path answers. */
+  replyFiles?(header: Uint8Array, spans: FileSpan[]): boolean;
   onAccess?(ino: bigint, path: string | undefined): void;
   onError?(message: string): void;
   /** Registers a local file with the kernel for passthrough; returns a backing id or a negative errno. */
@@ -144,6 +146,14 @@ export class Dispatcher {
     const { offset, size } = readArgs(req);
     let data: Uint8Array | undefined;
     try {
+      if (this.hooks.replyFiles && this.fs.readFiles && this.config.options.splice) {
+        const spans = this.fs.readFiles(req.header.nodeid, offset, size);
+        const length = spans?.reduce((n, s) => n + s.length, 0) ?? 0;
+        if (spans && length <= size && this.hooks.replyFiles(replyHeader(req.header.unique, length), spans)) {
+          this.hooks.onDone?.(Opcode.READ, 0, length);
+          return true;
+        }
+      }
       data = this.fs.readSync(req.header.nodeid, offset, size);
     } catch (e) {
       const errno = this.errnoOf(e, req);

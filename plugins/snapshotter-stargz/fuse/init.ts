@@ -30,7 +30,8 @@ const WANTED =
   InitFlag.NO_EXPORT_SUPPORT | // no lookups of "." / ".." by handle
   InitFlag.INIT_EXT;
 
-export function negotiate(kernel: InitIn, wantPassthrough: boolean): { out: InitOut; negotiated: Negotiated } {
+/** `pageLimit`: fewer pages per request than MAX_PAGES (a spliced reply must fit the pipe). */
+export function negotiate(kernel: InitIn, wantPassthrough: boolean, pageLimit = MAX_PAGES): { out: InitOut; negotiated: Negotiated } {
   if (kernel.major !== FUSE_KERNEL_VERSION) {
     throw new Error(`fuse/init.ts: kernel speaks FUSE ${kernel.major}.${kernel.minor}, this server only ${FUSE_KERNEL_VERSION}.x`);
   }
@@ -38,7 +39,7 @@ export function negotiate(kernel: InitIn, wantPassthrough: boolean): { out: Init
   let flags = WANTED & kernel.flags;
   const passthrough = wantPassthrough && (kernel.flags & InitFlag.PASSTHROUGH) !== 0n;
   if (passthrough) flags |= InitFlag.PASSTHROUGH;
-  const maxPages = (flags & InitFlag.MAX_PAGES) !== 0n ? MAX_PAGES : 32;
+  const maxPages = (flags & InitFlag.MAX_PAGES) !== 0n ? Math.min(MAX_PAGES, pageLimit) : 32;
   return {
     out: {
       major: FUSE_KERNEL_VERSION,

@@ -1,7 +1,7 @@
 // The few libc calls Bun has no API for (mount, umount2, ioctl, raw read/write on /dev/fuse), via bun:ffi.
 // Loaded lazily per thread: each Worker opens its own handle.
 import { dlopen, FFIType, ptr, read as ffiRead, suffix } from "bun:ffi";
-import { closeSync, openSync } from "node:fs";
+import { closeSync, openSync, readFileSync } from "node:fs";
 
 function loadLibc() {
   const candidates = ["libc.so.6", `libc.${suffix}`];
@@ -15,6 +15,10 @@ function loadLibc() {
         write: { args: [FFIType.i32, FFIType.ptr, FFIType.u64], returns: FFIType.i64 },
         writev: { args: [FFIType.i32, FFIType.ptr, FFIType.i32], returns: FFIType.i64 },
         ioctl: { args: [FFIType.i32, FFIType.u64, FFIType.ptr], returns: FFIType.i32 },
+        pipe2: { args: [FFIType.ptr, FFIType.i32], returns: FFIType.i32 },
+        splice: { args: [FFIType.i32, FFIType.ptr, FFIType.i32, FFIType.ptr, FFIType.u64, FFIType.u32], returns: FFIType.i64 },
+        fcntl: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+        close: { args: [FFIType.i32], returns: FFIType.i32 },
         __errno_location: { args: [], returns: FFIType.ptr },
       });
     } catch (e) {
@@ -90,6 +94,142 @@ export function writevFd(fd: number, head: Uint8Array, body: Uint8Array): number
 export function ioctl(fd: number, request: bigint, arg: Uint8Array): number {
   const rc = lib().ioctl(fd, request, arg);
   return rc >= 0 ? rc : -errno();
+}
+
+const O_NONBLOCK = 0o4000;
+const O_CLOEXEC = 0o2000000;
+const F_SETPIPE_SZ = 1031;
+const SPLICE_F_MOVE = 1;
+const SPLICE_F_NONBLOCK = 2;
+const ENOENT = 2;
+
+function pipeMaxSize(): number {
+  try {
+    return Number(readFileSync("/proc/sys/fs/pipe-max-size", "utf8").trim()) || 65536;
+  } catch {
+    return 65536;
+  }
+}
+
+let pipePages: number | undefined;
+
+/**
+ * Page slots a pipe of this process can hold: enough for a READ of MAX_PAGES at any alignment
+ * plus its header when the pipe may grow past /proc/sys/fs/pipe-max-size (CAP_SYS_RESOURCE), else
+ * that size. A spliced reply must fit: the mount then asks the kernel for smaller READs.
+ */
+export function splicePipePages(want = 2 * 256): number {
+  if (pipePages !== undefined) return pipePages;
+  const fds = new Int32Array(2);
+  if (lib().pipe2(fds, O_NONBLOCK | O_CLOEXEC) !== 0) return (pipePages = 16);
+  try {
+    const got = lib().fcntl(fds[1], F_SETPIPE_SZ, want * 4096);
+    pipePages = Math.floor((got >= 0 ? got : Math.max(0, lib().fcntl(fds[1], F_SETPIPE_SZ, pipeMaxSize()))) / 4096) || 16;
+  } finally {
+    lib().close(fds[0]);
+    lib().close(fds[1]);
+  }
+  return pipePages;
+}
+
+/** One local file's bytes a READ reply carries: `length` bytes at `offset` of `path`. */
+export interface FileSpan {
+  path: string;
+  offset: number;
+  length: number;
+}
+
+/**
+ * A pipe READ replies go through with splice(2): the header is written into it, the data spliced
+ * in from the files holding it (page references, no copy through this thread), then the whole
+ * message spliced to /dev/fuse, where the kernel copies it once into the reader's pages. With
+ * pread + writev the bytes cross user space twice. One per thread; rebuilt after a failure (a
+ * pipe left holding part of a message would corrupt the next).
+ */
+export class SplicePipe {
+  private fds: Int32Array | undefined;
+  private readonly off = new BigInt64Array(1);
+  /** The device refused a spliced reply once: copies only from then on. */
+  private disabled = false;
+
+  /** `bytes`: pipe capacity, at least the largest reply (data pages, unaligned, plus the header's page). */
+  constructor(private readonly bytes: number) {}
+
+  private open(): Int32Array | undefined {
+    const fds = new Int32Array(2);
+    if (lib().pipe2(fds, O_NONBLOCK | O_CLOEXEC) !== 0) return undefined;
+    // Above /proc/sys/fs/pipe-max-size (1 MiB by default) this needs CAP_SYS_RESOURCE; without
+    // it, the most allowed: a reply needing more page slots than that does not fit (fill() fails,
+    // nothing is written, the copy path answers).
+    if (lib().fcntl(fds[1], F_SETPIPE_SZ, this.bytes) < 0 && lib().fcntl(fds[1], F_SETPIPE_SZ, pipeMaxSize()) < 0) {
+      this.closeFds(fds);
+      return undefined;
+    }
+    return fds;
+  }
+
+  private closeFds(fds: Int32Array): void {
+    lib().close(fds[0]);
+    lib().close(fds[1]);
+  }
+
+  /**
+   * Writes `header` + the spans' bytes to `dev` as one message. Returns the bytes written, -ENOENT
+   * when the kernel no longer waits for the answer, or undefined when the message did not go out
+   * (no pipe, a span short or unreadable, the device refusing it): the caller answers the copy way then.
+   */
+  reply(dev: number, header: Uint8Array, spans: FileSpan[]): number | undefined {
+    if (this.disabled) return undefined;
+    this.fds ??= this.open();
+    const fds = this.fds;
+    if (!fds) return undefined;
+    let total = header.byteLength;
+    let ok = writeFd(fds[1], header) === header.byteLength;
+    for (const s of spans) {
+      if (!ok) break;
+      ok = this.fill(fds[1], s);
+      total += s.length;
+    }
+    if (!ok) {
+      this.reset();
+      return undefined;
+    }
+    const n = Number(lib().splice(fds[0], null, dev, null, BigInt(total), SPLICE_F_MOVE));
+    if (n === total) return n;
+    const err = n < 0 ? errno() : 0;
+    this.reset(); // whatever the device did not take is still in the pipe
+    // ENOENT: the kernel dropped the request (interrupted): answered as far as it cares. Anything
+    // else: this device does not take spliced replies; the copy path answers, now and from now on.
+    if (err === ENOENT) return -ENOENT;
+    this.disabled = true;
+    return undefined;
+  }
+
+  /** Splices one span into the pipe; false when the file is short, gone or the pipe full. */
+  private fill(w: number, s: FileSpan): boolean {
+    let fd: number;
+    try {
+      fd = openSync(s.path, "r");
+    } catch {
+      return false;
+    }
+    try {
+      this.off[0] = BigInt(s.offset);
+      for (let left = s.length; left > 0; ) {
+        const n = Number(lib().splice(fd, this.off, w, null, BigInt(left), SPLICE_F_MOVE | SPLICE_F_NONBLOCK));
+        if (n <= 0) return false;
+        left -= n;
+      }
+      return true;
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  reset(): void {
+    if (this.fds) this.closeFds(this.fds);
+    this.fds = undefined;
+  }
 }
 
 // _IOW(229, 1, struct fuse_backing_map /* 16 bytes */) and _IOW(229, 2, uint32_t).

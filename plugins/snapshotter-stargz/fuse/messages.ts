@@ -8,6 +8,8 @@ export interface ReaderInit {
   type: "init";
   fd: number;
   wantPassthrough: boolean;
+  /** Most pages per request to negotiate (init.ts MAX_PAGES unless spliced replies need fewer). */
+  maxPages: number;
   counters: SharedArrayBuffer;
   workers: number;
 }
@@ -99,7 +101,7 @@ export type WorkerOut =
   | { type: "error"; mount: number; message: string };
 
 // Layout of the shared counters: BigInt64 totals, then one Int32 in-flight slot per worker.
-export const Counter = { requests: 0, reads: 1, bytesRead: 2, errors: 3, passthroughOpens: 4 } as const;
+export const Counter = { requests: 0, reads: 1, bytesRead: 2, errors: 3, passthroughOpens: 4, splicedReads: 5 } as const;
 const TOTALS = 8;
 
 export function createCounters(workers: number): SharedArrayBuffer {

@@ -9,8 +9,8 @@
 import { closeSync, openSync, readdirSync, statSync, type Dirent } from "node:fs";
 import { join, resolve } from "node:path";
 import { S_IFDIR } from "./abi.ts";
-import type { Negotiated } from "./init.ts";
-import { MNT_DETACH, MS_RDONLY, mount, umount2 } from "./libc.ts";
+import { MAX_PAGES, type Negotiated } from "./init.ts";
+import { MNT_DETACH, MS_RDONLY, mount, splicePipePages, umount2 } from "./libc.ts";
 import { Counter, createCounters, inFlightSlots, totals, type FsServe, type ReaderOut, type ReaderStart, type ThreadPreload, type ToWorker, type WorkerOut } from "./messages.ts";
 import { abortConnection, deviceOf, FUSE_FSTYPE, setReadAhead } from "./mountinfo.ts";
 import { resolveFsModule, workerEntry } from "./module-url.ts";
@@ -34,6 +34,7 @@ export const DEFAULT_FUSE_OPTIONS: FuseOptions = {
   readAheadKb: 8192,
   passthrough: false,
   zeroMessageOpen: true,
+  splice: true,
 };
 
 /** Mounts still attached: detached on process exit so a crash-free exit never leaves one behind. */
@@ -302,7 +303,9 @@ async function mountWith(
   };
 
   try {
-    reader.postMessage({ type: "init", fd, wantPassthrough: options.passthrough, counters, workers: workerCount });
+    // Spliced READ replies go through a pipe: a request may not need more page slots than it has.
+    const maxPages = options.splice ? Math.min(MAX_PAGES, splicePipePages() - 1) : MAX_PAGES;
+    reader.postMessage({ type: "init", fd, wantPassthrough: options.passthrough, maxPages, counters, workers: workerCount });
     const first = await nextMessage<ReaderOut>(reader, "reader thread");
     phase("fuse-negotiated");
     if (first.type !== "negotiated") throw new Error(first.type === "exit" ? first.reason : `fuse/mount.ts: reader thread said ${first.type} before INIT was answered`);
@@ -356,7 +359,10 @@ async function mountWith(
     const answersInline = await started;
     phase("fuse-serving");
     if (noOpen) primeNoOpen(mountpoint);
-    if (options.readAheadKb > 0 && dev) setReadAhead(dev, options.readAheadKb, onError);
+    // A whole number of READs per readahead window: 8 MiB in 255-page READs would end each window
+    // with an 8-page one.
+    const perRead = negotiated.maxPages * 4;
+    if (options.readAheadKb > 0 && dev) setReadAhead(dev, Math.max(perRead, Math.floor(options.readAheadKb / perRead) * perRead), onError);
 
     return {
       mountpoint,
@@ -375,6 +381,7 @@ async function mountWith(
           bytesRead: Number(Atomics.load(t, Counter.bytesRead)),
           errors: Number(Atomics.load(t, Counter.errors)),
           passthroughOpens: Number(Atomics.load(t, Counter.passthroughOpens)),
+          splicedReads: Number(Atomics.load(t, Counter.splicedReads)),
           inFlight: inFlightSlots(counters).reduce((a, b) => a + b, 0),
         };
       },

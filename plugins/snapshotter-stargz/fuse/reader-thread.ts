@@ -10,10 +10,10 @@
 // write their replies to the same fd themselves.
 import { Errno, IN_HEADER_SIZE, Opcode } from "./abi.ts";
 import { decodeInitIn, decodeRequest, encodeInitOut, errorReply } from "./codec.ts";
-import { negotiate, REQUEST_BUFFER_SIZE } from "./init.ts";
+import { MAX_PAGES, negotiate, REQUEST_BUFFER_SIZE } from "./init.ts";
 import { Dispatcher } from "./dispatcher.ts";
 import { deviceHooks } from "./device-hooks.ts";
-import { readFd, writeFd } from "./libc.ts";
+import { readFd, SplicePipe, writeFd } from "./libc.ts";
 import { dispatcherConfig, inFlightSlots, type ReaderInit, type ReaderOut, type ReaderStart, type ThreadPreload } from "./messages.ts";
 import type { InlineFsFactory } from "./types.ts";
 
@@ -54,7 +54,7 @@ function answerInit(msg: ReaderInit): void {
   }
   let answer: ReturnType<typeof negotiate>;
   try {
-    answer = negotiate(decodeInitIn(req.body), msg.wantPassthrough);
+    answer = negotiate(decodeInitIn(req.body), msg.wantPassthrough, msg.maxPages);
   } catch (e) {
     writeFd(msg.fd, errorReply(req.header.unique, Errno.EPROTO));
     return post({ type: "exit", reason: (e as Error).message, error: true });
@@ -72,7 +72,11 @@ async function inlineDispatcher(init: ReaderInit, spec: NonNullable<ReaderStart[
   if (!fs) return undefined;
   const error = (message: string) => post({ type: "error", message });
   return new Dispatcher(fs, dispatcherConfig(spec), {
-    ...deviceHooks({ fd: init.fd, counters: init.counters, passthrough: spec.passthrough, error, where: "fuse/reader-thread.ts" }),
+    ...deviceHooks({
+      fd: init.fd, counters: init.counters, passthrough: spec.passthrough, error, where: "fuse/reader-thread.ts",
+      // Room for the largest READ's pages at any alignment, plus the header's.
+      splice: spec.options.splice && fs.readFiles ? new SplicePipe(2 * MAX_PAGES * 4096) : undefined,
+    }),
     onError: error,
   });
 }

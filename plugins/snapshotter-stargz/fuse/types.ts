@@ -1,4 +1,7 @@
 // The contract between the FUSE protocol server and the read-only tree it serves.
+import type { FileSpan } from "./libc.ts";
+
+export type { FileSpan };
 //
 // A filesystem is loaded inside each handler worker: the worker imports `fsModule` and calls its
 // exported `createFs(fsInit)` (or default export). Each worker therefore has its own instance; the
@@ -67,6 +70,13 @@ export interface ReadOnlyFs {
    * worker, and hands only what this declines to `read`. Same contract as `read` otherwise.
    */
   readSync?(ino: bigint, offset: number, size: number): Uint8Array | undefined;
+  /**
+   * The local files holding the bytes of a read, in order, when all of them are on local disk
+   * (same contract as `readSync` otherwise: shorter only at end of file), else undefined. The
+   * thread reading the device then splices them to the kernel (FuseOptions.splice) instead of
+   * copying them through a buffer; a span it cannot splice falls back to `readSync`.
+   */
+  readFiles?(ino: bigint, offset: number, size: number): FileSpan[] | undefined;
   /** Called once the reply holding `data` (what `read` or `readSync` returned) was written: its buffer may be reused. */
   readDone?(data: Uint8Array): void;
   /** Value of xattr `name`, or undefined (ENODATA). */
@@ -127,6 +137,8 @@ export interface FuseOptions {
    * accesses are recorded or with passthrough, which need OPEN. Default true.
    */
   zeroMessageOpen: boolean;
+  /** READs the reader thread answers from local files (fs.readFiles) go out by splice(2). Default true. */
+  splice: boolean;
 }
 
 export interface AccessRecord {
@@ -144,6 +156,8 @@ export interface MountStats {
   errors: number;
   inFlight: number;
   passthroughOpens: number;
+  /** READs answered by splice(2) from local files (FuseOptions.splice). */
+  splicedReads: number;
 }
 
 export interface MountFuseParams {

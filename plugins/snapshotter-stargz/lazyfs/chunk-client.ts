@@ -6,6 +6,7 @@ import { closeSync, openSync, readSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { chunkCachePath } from "./chunks.ts";
 import type { LayerIndex } from "./layer-index.ts";
+import type { FileSpan } from "../fuse/types.ts";
 import { ByteLru } from "./lru.ts";
 import type { ChannelMessage, FetchRequest, LazyLayerInfo } from "./protocol.ts";
 
@@ -67,7 +68,11 @@ export class ChunkClient {
     // The reply buffer is taken only once the bytes are there: reads waiting on the network (the
     // kernel's readahead keeps several in flight) must not each hold fresh memory meanwhile.
     const absent = ids.filter((id) => !this.inline.has(id) && !this.onDisk(id));
-    this.touch(ids[ids.length - 1]);
+    const last = ids[ids.length - 1];
+    // A miss on the chunk starts the fetch thread's readahead itself, after the chunk's own
+    // request: a hint sent first would put the readahead's request ahead of the one this read waits for.
+    if (absent.includes(last)) this.touched[last] = 1;
+    else this.touch(last);
     if (absent.length) await this.ask(absent);
     const out = this.buffer(to - from);
     let missing = ids.filter((id) => !this.fill(id, from, to, out));
@@ -97,6 +102,24 @@ export class ChunkClient {
       }
     }
     return out;
+  }
+
+  /**
+   * The cache files holding [from, to) when every chunk of `ids` is on disk (for a spliced reply),
+   * else undefined; undefined too when the read should hint the fetch thread (as readLocal).
+   */
+  localFiles(ids: number[], from: number, to: number): FileSpan[] | undefined {
+    if (this.hintDue(ids[ids.length - 1])) return undefined;
+    const spans: FileSpan[] = [];
+    for (const id of ids) {
+      const chunkOffset = this.index.cols.chunkOffset[id];
+      const start = Math.max(from, chunkOffset);
+      const end = Math.min(to, chunkOffset + this.index.cols.chunkSize[id]);
+      if (end <= start) continue;
+      if (!this.onDisk(id)) return undefined;
+      spans.push({ path: this.cachePath(id), offset: start - chunkOffset, length: end - start });
+    }
+    return spans;
   }
 
   private buffer(size: number): Uint8Array {

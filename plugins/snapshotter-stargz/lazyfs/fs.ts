@@ -2,7 +2,7 @@
 // Metadata comes from the layer index the fetch thread built and shares (index-fs.ts); file data
 // from verified chunks (chunk-client.ts).
 import { Errno, S_IFMT, S_IFREG } from "../fuse/abi.ts";
-import { FsError, type ReadOnlyFs } from "../fuse/types.ts";
+import { FsError, type FileSpan, type ReadOnlyFs } from "../fuse/types.ts";
 import { ChunkClient } from "./chunk-client.ts";
 import { fileCachePath } from "./chunks.ts";
 import { IndexFs } from "./index-fs.ts";
@@ -35,6 +35,11 @@ class LazyFs extends IndexFs implements ReadOnlyFs {
   readSync(ino: bigint, offset: number, size: number): Uint8Array | undefined {
     const s = this.span(ino, offset, size);
     return s ? this.chunks.readLocal(s.ids, offset, s.end) : new Uint8Array(0);
+  }
+
+  readFiles(ino: bigint, offset: number, size: number): FileSpan[] | undefined {
+    const s = this.span(ino, offset, size);
+    return s ? this.chunks.localFiles(s.ids, offset, s.end) : [];
   }
 
   async read(ino: bigint, offset: number, size: number): Promise<Uint8Array> {

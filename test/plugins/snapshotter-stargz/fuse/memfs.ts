@@ -8,7 +8,10 @@ export type Content =
   /** `size` bytes of a fixed pseudo-random pattern (see patternBytes), generated on read. */
   | { kind: "pattern"; size: number }
   /** Bytes of a local file, read on demand (the passthrough tests hand the same file to the kernel). */
-  | { kind: "file"; path: string; size: number };
+  | { kind: "file"; path: string; size: number }
+  /** `size` bytes answered from one block made once, the same bytes at every offset: a server that
+   *  does no work per byte (the throughput ceiling of any FUSE server, for benchmarks). */
+  | { kind: "static"; size: number };
 
 export interface SpecEntry {
   path: string; // "/a/b"
@@ -179,9 +182,17 @@ export function createFs(init: unknown, inline = false): ReadOnlyFs {
       const len = Math.max(0, Math.min(size, n.attr.size - offset));
       if (c.kind === "text") return enc.encode(c.text).subarray(offset, offset + len);
       if (c.kind === "pattern") return patternBytes(offset, len);
+      if (c.kind === "static") return patternBlock().subarray(0, len);
       return new Uint8Array(await file(c.path).slice(offset, offset + len).arrayBuffer());
     },
     ...(inline ? {
+      readFiles(ino: bigint, offset: number, size: number) {
+        const n = get(ino);
+        const c = n.content;
+        if (n.readDelayMs || c?.kind !== "file") return undefined;
+        if (count) Atomics.add(count, 0, 1);
+        return [{ path: c.path, offset, length: Math.max(0, Math.min(size, n.attr.size - offset)) }];
+      },
       readSync(ino: bigint, offset: number, size: number): Uint8Array | undefined {
         const n = get(ino);
         if (n.readDelayMs) return undefined;
@@ -191,6 +202,7 @@ export function createFs(init: unknown, inline = false): ReadOnlyFs {
         const len = Math.max(0, Math.min(size, n.attr.size - offset));
         if (c.kind === "text") return enc.encode(c.text).subarray(offset, offset + len);
         if (c.kind === "pattern") return patternBytes(offset, len);
+        if (c.kind === "static") return patternBlock().subarray(0, len);
         const out = new Uint8Array(len);
         const fd = openSync(c.path, "r");
         try {
