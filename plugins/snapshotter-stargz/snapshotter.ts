@@ -49,6 +49,8 @@ export class StargzSnapshotter implements RemoteSnapshotter, LayerSnapshotter, A
   /** Mounted lazy layers by snapshot key. */
   private readonly layers = new Map<string, LazyLayer>();
   private readonly mounting = new Map<string, Promise<LazyLayer>>();
+  /** prepareRemote() calls under way, by snapshot key. */
+  private readonly preparing = new Map<string, Promise<RemotePrepareResult>>();
   /** Layers mounted ahead of prepareRemote() by warmRemote(), by blob digest: each in an active
    *  snapshot of its own without a parent, committed onto its parent when prepared. */
   private readonly staged = new Map<string, { staged: Promise<Staged>; expectedTocDigest: string | undefined }>();
@@ -204,7 +206,20 @@ export class StargzSnapshotter implements RemoteSnapshotter, LayerSnapshotter, A
     return lazy;
   }
 
+  /**
+   * Two builds may prepare the same layer at once (one base image under two images in the
+   * daemon): the second waits for the first and then finds the snapshot, instead of staging a
+   * mount of its own that cannot be committed under the same key.
+   */
   async prepareRemote(key: string, parent: string | undefined, layer: RemoteLayer, signal?: AbortSignal): Promise<RemotePrepareResult> {
+    for (let running = this.preparing.get(key); running; running = this.preparing.get(key)) await running.catch(() => {});
+    const p = this.prepareRemoteOnce(key, parent, layer, signal);
+    this.preparing.set(key, p);
+    p.finally(() => this.preparing.delete(key)).catch(() => {});
+    return p;
+  }
+
+  private async prepareRemoteOnce(key: string, parent: string | undefined, layer: RemoteLayer, signal?: AbortSignal): Promise<RemotePrepareResult> {
     signal?.throwIfAborted();
     if (this.dirs.store.get(key)) {
       if (!this.isRemote(key)) return { lazy: false, reason: `snapshot ${JSON.stringify(key)} already exists and is not remote` };

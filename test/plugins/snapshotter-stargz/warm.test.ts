@@ -205,6 +205,20 @@ test("[slow] warmRemote with unlessPresent (at manifest time) leaves layers comm
   expect(fuseMountsUnder(root)).toEqual([]);
 }, 60_000);
 
+test("[slow] two prepares of the same layer at once: both lazy, one mount, one snapshot", async () => {
+  const root = tempDir("stargz-warm-");
+  const s = newSnapshotter(root, testConfig());
+  try {
+    const both = await Promise.all([s.prepareRemote("layer/same", undefined, upper.layer), s.prepareRemote("layer/same", undefined, upper.layer)]);
+    expect(both).toEqual([{ lazy: true }, { lazy: true }]);
+    expect(fuseMountsUnder(root).length).toBe(1);
+    expect((await s.stat("layer/same"))?.kind).toBe("committed");
+  } finally {
+    await s.close();
+  }
+  expect(fuseMountsUnder(root)).toEqual([]);
+}, 60_000);
+
 test("[slow] a lower layer that fails while the upper one mounts is pulled; the upper one stays lazy on it; nothing staged is left", async () => {
   const root = tempDir("stargz-warm-");
   const s = newSnapshotter(root, testConfig());
