@@ -3,18 +3,19 @@
 import { RegistryClient } from "../../core/registry/client.ts";
 import type { Credential } from "../../core/registry/credentials.ts";
 import type { RemoteLayer } from "../../core/snapshot/types.ts";
-import { openEstargz, type EstargzReader } from "./estargz/index.ts";
+import { readToc, type LandmarkInfo, type LocatedToc } from "./estargz/index.ts";
 import { BlobSource } from "./blob-source.ts";
 import { ChunkCache } from "./cache.ts";
 import type { StargzConfig } from "./config.ts";
 import { DecodePool } from "./decode-pool.ts";
 import { LayerFetcher } from "./fetcher.ts";
 import type { FetchThreadInit, FromFetchThread, LayerStatus, ToFetchThread } from "./fetch-messages.ts";
-import { buildChunkTable, fileCachePath, type ChunkRef } from "./lazyfs/chunks.ts";
+import { fileCachePath, type ChunkRef } from "./lazyfs/chunks.ts";
 import type { ChannelMessage, FetchReply } from "./lazyfs/protocol.ts";
 import { backgroundFetch, chunksBefore, DemandTracker, NeighbourFetch, PREFETCH_REQUEST_BYTES } from "./prefetch.ts";
 import { TailSource, TocStore } from "./toc-store.ts";
-import { tocToWire } from "./toc-wire.ts";
+import { parseTocInThread, TableReader, tableFromParsed } from "./toc-parse.ts";
+import type { WireToc } from "./toc-wire.ts";
 
 /** File data a sequential reader may have fetched ahead of it. */
 const READAHEAD_MAX_BYTES = 64 << 20;
@@ -98,17 +99,17 @@ export class FetchService {
     if (process.env.EDGEBUILD_STARGZ_TRACE) this.log(`trace ${(performance.timeOrigin + performance.now()).toFixed(0)} ${message}`);
   }
 
-  /** Footer + TOC, from the local copy when there is one, else by range requests. */
-  private async openToc(layer: RemoteLayer, source: BlobSource, expected: string | undefined): Promise<EstargzReader> {
+  /** Footer + verified TOC bytes, from the local copy when there is one, else by range requests. */
+  private async openToc(layer: RemoteLayer, source: BlobSource, expected: string | undefined): Promise<LocatedToc> {
     const digest = layer.descriptor.digest;
     const stored = this.tocs.load(digest);
     const tail = new TailSource(source, stored && stored.length <= source.size ? stored : undefined);
-    const reader = await openEstargz(tail, { layerDigest: digest, expectedTocDigest: expected, tailFetchSize: stored?.length });
+    const located = await readToc(tail, { layerDigest: digest, expectedTocDigest: expected, tailFetchSize: stored?.length });
     if (!stored) {
-      const bytes = tail.tailFrom(reader.tocOffset);
+      const bytes = tail.tailFrom(located.tocOffset);
       if (bytes) this.tocs.save(digest, bytes);
     }
-    return reader;
+    return located;
   }
 
   private async open(m: Extract<ToFetchThread, { t: "open" }>) {
@@ -132,10 +133,14 @@ export class FetchService {
       },
     });
     this.trace(`open ${layer.descriptor.digest}`);
-    const reader = await this.openToc(layer, source, m.expectedTocDigest);
+    const located = await this.openToc(layer, source, m.expectedTocDigest);
     this.trace(`toc of ${layer.descriptor.digest} verified`);
     const digest = layer.descriptor.digest;
-    const table = buildChunkTable(reader.toc);
+    // Parsed in a thread of its own that ends with the parse: no TOC objects stay here (toc-parse.ts).
+    const parsed = await parseTocInThread(digest, located.payloadEnd, located.json);
+    this.trace(`index of ${digest} built`);
+    const table = tableFromParsed(parsed);
+    const reader = new TableReader(digest, located.format === "zstd-chunked" ? "zstd" : "gzip");
     const fetcher = new LayerFetcher({
       layerDigest: digest, reader, table, source, cache: this.cache,
       maxConcurrency: c.max_concurrency, minRequestBytes: c.blob.chunk_size, maxRequestBytes: 32 << 20,
@@ -156,7 +161,7 @@ export class FetchService {
     }
     this.layers.set(key, served);
     if (c.fuse.passthrough) for (const [file, ids] of table.byFile) if (ids.length > 1) this.queueAssembly(served, file);
-    const prefetch = this.startPrefetch(served, reader);
+    const prefetch = this.startPrefetch(served, parsed.landmark);
     this.listen(key, served, prefetch);
     const afterPrefetch = async () => {
       await prefetch?.catch(() => {});
@@ -172,9 +177,7 @@ export class FetchService {
     };
     void afterPrefetch();
     this.report(key, served);
-    const wire = tocToWire(reader);
-    this.trace(`index of ${digest} built`);
-    return wire;
+    return { layerDigest: digest, index: parsed.index } satisfies WireToc;
   }
 
   /**
@@ -232,9 +235,8 @@ export class FetchService {
 
   /** [0, landmark) (or prefetch_size bytes when there is no landmark), all asked for at once in
    *  pieces of PREFETCH_REQUEST_BYTES: reads of the first files need not wait for the last. */
-  private startPrefetch(l: ServedLayer, reader: EstargzReader): Promise<void> | undefined {
+  private startPrefetch(l: ServedLayer, mark: Pick<LandmarkInfo, "kind" | "prefetchEnd">): Promise<void> | undefined {
     if (this.config.noprefetch) return undefined;
-    const mark = reader.landmark();
     const end = mark.kind === "prefetch" ? mark.prefetchEnd : mark.kind === "none" ? this.config.prefetch_size : 0;
     const ids = chunksBefore(l.fetcher.chunks, end ?? 0).filter((id) => !l.fetcher.isCached(id));
     if (ids.length === 0) return undefined;
