@@ -14,7 +14,7 @@ import { fileCachePath, type ChunkRef } from "./lazyfs/chunks.ts";
 import type { ChannelMessage, FetchReply } from "./lazyfs/protocol.ts";
 import { backgroundFetch, chunksBefore, DemandTracker, NeighbourFetch, PREFETCH_REQUEST_BYTES } from "./prefetch.ts";
 import { TailSource, TocStore } from "./toc-store.ts";
-import { parseTocInThread, TableReader, tableFromParsed } from "./toc-parse.ts";
+import { TableReader, tableFromParsed, TocParser } from "./toc-parse.ts";
 import type { WireToc } from "./toc-wire.ts";
 
 /** File data a sequential reader may have fetched ahead of it. */
@@ -133,11 +133,16 @@ export class FetchService {
       },
     });
     this.trace(`open ${layer.descriptor.digest}`);
-    const located = await this.openToc(layer, source, m.expectedTocDigest);
-    this.trace(`toc of ${layer.descriptor.digest} verified`);
     const digest = layer.descriptor.digest;
-    // Parsed in a thread of its own that ends with the parse: no TOC objects stay here (toc-parse.ts).
-    const parsed = await parseTocInThread(digest, located.payloadEnd, located.json);
+    // Parsed in a thread of its own that ends with the parse: no TOC objects stay here
+    // (toc-parse.ts). It starts while the TOC is fetched.
+    const parser = new TocParser(digest);
+    const located = await this.openToc(layer, source, m.expectedTocDigest).catch((e: Error) => {
+      parser.close();
+      throw e;
+    });
+    this.trace(`toc of ${layer.descriptor.digest} verified`);
+    const parsed = await parser.parse(located.payloadEnd, located.json);
     this.trace(`index of ${digest} built`);
     const table = tableFromParsed(parsed);
     const reader = new TableReader(digest, located.format === "zstd-chunked" ? "zstd" : "gzip");

@@ -103,28 +103,50 @@ export function serveTocParse(req: TocParseRequest, port: { postMessage(m: unkno
 const PARSE_THREAD_MODULE = "plugins/snapshotter-stargz/lazyfs/fs.ts";
 
 /**
- * Parses `json` (verified TOC bytes; its buffer is transferred and unusable afterwards) in a thread
- * of its own and ends that thread. Errors carry the parser's message (layer digest, entry, detail).
+ * A parse thread for one TOC, started before the TOC is fetched, so that its start-up overlaps the
+ * network. parse() may be called once; the thread ends with the answer, or with close().
  */
-export function parseTocInThread(layerDigest: string, payloadEnd: number, json: Uint8Array): Promise<ParsedLayer> {
-  return new Promise((resolve, reject) => {
-    const w = new Worker(repoModule(PARSE_THREAD_MODULE), { smol: true });
-    let settled = false;
-    const done = (f: () => void) => {
-      if (settled) return;
-      settled = true;
-      w.terminate();
-      f();
-    };
-    w.addEventListener("message", (e: MessageEvent) => {
-      const r = e.data as ParseReply;
-      done(() => ("ok" in r ? resolve(r.ok) : reject(new Error(r.error))));
+export class TocParser {
+  private readonly worker = new Worker(repoModule(PARSE_THREAD_MODULE), { smol: true });
+  private readonly answer: Promise<ParseReply>;
+  private ended = false;
+
+  constructor(private readonly layerDigest: string) {
+    this.answer = new Promise((resolve) => {
+      this.worker.addEventListener("message", (e: MessageEvent) => resolve(e.data as ParseReply));
+      this.worker.addEventListener("error", (e) => resolve({ error: `layer ${layerDigest}: TOC parse thread failed: ${e.message}` }));
+      this.worker.addEventListener("close", () => resolve({ error: `layer ${layerDigest}: TOC parse thread ended without an answer` }));
     });
-    w.addEventListener("error", (e) => done(() => reject(new Error(`layer ${layerDigest}: TOC parse thread failed: ${e.message}`))));
-    w.addEventListener("close", () => done(() => reject(new Error(`layer ${layerDigest}: TOC parse thread ended without an answer`))));
+  }
+
+  /**
+   * Parses `json` (verified TOC bytes; its buffer is transferred and unusable afterwards) there.
+   * Errors carry the parser's message (layer digest, entry, detail).
+   */
+  async parse(payloadEnd: number, json: Uint8Array): Promise<ParsedLayer> {
+    if (this.ended) throw new Error(`layer ${this.layerDigest}: TOC parse thread already used`);
     const transfer = json.buffer instanceof ArrayBuffer ? [json.buffer] : [];
-    w.postMessage({ type: "stargz-toc-parse", layerDigest, payloadEnd, json } satisfies TocParseRequest, transfer);
-  });
+    this.worker.postMessage({ type: "stargz-toc-parse", layerDigest: this.layerDigest, payloadEnd, json } satisfies TocParseRequest, transfer);
+    try {
+      const r = await this.answer;
+      if ("error" in r) throw new Error(r.error);
+      return r.ok;
+    } finally {
+      this.close();
+    }
+  }
+
+  /** Ends the thread (its heap goes with it). */
+  close(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.worker.terminate();
+  }
+}
+
+/** Parses `json` in a parse thread of its own (see TocParser.parse). */
+export function parseTocInThread(layerDigest: string, payloadEnd: number, json: Uint8Array): Promise<ParsedLayer> {
+  return new TocParser(layerDigest).parse(payloadEnd, json);
 }
 
 /** A file of the table: its chunks are the table's own entries. */
