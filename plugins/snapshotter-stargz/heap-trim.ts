@@ -10,12 +10,17 @@
 import { heapSize } from "bun:jsc";
 
 /**
- * Checks every `periodMs` whether this thread's heap (ArrayBuffers included) grew by
- * `growthBytes` since the last collection, and collects then. Returns a stop function.
+ * A check to call often (it looks at the heap at most every `periodMs`): collects once this
+ * thread's heap (ArrayBuffers included) grew by `growthBytes` since the last collection. For a
+ * thread whose event loop may not turn (the FUSE reader thread blocks in read(2)).
  */
-export function trimOnGrowth(growthBytes: number, periodMs: number): () => void {
+export function growthCheck(growthBytes: number, periodMs: number): () => void {
   let base = heapSize();
-  const timer = setInterval(() => {
+  let last = 0;
+  return () => {
+    const t = Date.now();
+    if (t - last < periodMs) return;
+    last = t;
     const now = heapSize();
     if (now - base < growthBytes) {
       base = Math.min(base, now);
@@ -23,7 +28,13 @@ export function trimOnGrowth(growthBytes: number, periodMs: number): () => void 
     }
     Bun.gc(true);
     base = heapSize();
-  }, periodMs);
+  };
+}
+
+/** growthCheck on a timer. Returns a stop function. */
+export function trimOnGrowth(growthBytes: number, periodMs: number): () => void {
+  const check = growthCheck(growthBytes, 0);
+  const timer = setInterval(check, periodMs);
   timer.unref?.();
   return () => clearInterval(timer);
 }
