@@ -3,7 +3,7 @@
 import { RegistryClient } from "../../core/registry/client.ts";
 import type { Credential } from "../../core/registry/credentials.ts";
 import type { RemoteLayer } from "../../core/snapshot/types.ts";
-import { readToc, type LandmarkInfo, type LocatedToc } from "./estargz/index.ts";
+import { parseToc, readToc, type LandmarkInfo, type LocatedToc } from "./estargz/index.ts";
 import { BlobSource } from "./blob-source.ts";
 import { ChunkCache } from "./cache.ts";
 import type { StargzConfig } from "./config.ts";
@@ -14,9 +14,13 @@ import { fileCachePath, type ChunkRef } from "./lazyfs/chunks.ts";
 import type { ChannelMessage, FetchReply } from "./lazyfs/protocol.ts";
 import { backgroundFetch, chunksBefore, DemandTracker, NeighbourFetch, PREFETCH_REQUEST_BYTES } from "./prefetch.ts";
 import { TailSource, TocStore } from "./toc-store.ts";
-import { TableReader, tableFromParsed, TocParser } from "./toc-parse.ts";
+import { parsedLayerOf, TableReader, tableFromParsed, TocParser } from "./toc-parse.ts";
 import type { WireToc } from "./toc-wire.ts";
 
+/** TOC JSON from this size on is parsed in a parse thread (toc-parse.ts), smaller ones here. */
+const PARSE_THREAD_TOC_BYTES = 2 << 20;
+/** Blobs from this size on get their parse thread started before the TOC is in. */
+const EAGER_PARSE_THREAD_BLOB_BYTES = 64 << 20;
 /** File data a sequential reader may have fetched ahead of it. */
 const READAHEAD_MAX_BYTES = 64 << 20;
 /** Compressed bytes per readahead request: decoding starts when a request completes. */
@@ -134,15 +138,18 @@ export class FetchService {
     });
     this.trace(`open ${layer.descriptor.digest}`);
     const digest = layer.descriptor.digest;
-    // Parsed in a thread of its own that ends with the parse: no TOC objects stay here
-    // (toc-parse.ts). It starts while the TOC is fetched.
-    const parser = new TocParser(digest);
+    // A big TOC is parsed in a thread of its own that ends with the parse (toc-parse.ts), started
+    // while the TOC is fetched when the blob is big; a small one here (a thread's start-up costs
+    // more than its parse, and heap-trim collects what little it leaves). No TOC objects stay.
+    let parser = layer.descriptor.size >= EAGER_PARSE_THREAD_BLOB_BYTES ? new TocParser(digest) : undefined;
     const located = await this.openToc(layer, source, m.expectedTocDigest).catch((e: Error) => {
-      parser.close();
+      parser?.close();
       throw e;
     });
     this.trace(`toc of ${layer.descriptor.digest} verified`);
-    const parsed = await parser.parse(located.payloadEnd, located.json);
+    if (located.json.length < PARSE_THREAD_TOC_BYTES) parser?.close();
+    else parser ??= new TocParser(digest);
+    const parsed = located.json.length < PARSE_THREAD_TOC_BYTES ? parsedLayerOf(parseToc(located.json, { layerDigest: digest, payloadEnd: located.payloadEnd })) : await parser!.parse(located.payloadEnd, located.json);
     this.trace(`index of ${digest} built`);
     const table = tableFromParsed(parsed);
     const reader = new TableReader(digest, located.format === "zstd-chunked" ? "zstd" : "gzip");
