@@ -8,6 +8,7 @@ import { decompressSpan } from "./estargz/compress.ts";
 import { NATIVE_ROOM } from "./estargz/decompress-prefix.ts";
 import { inflateInto } from "./estargz/native-inflate.ts";
 import { writeChunkFile } from "./cache.ts";
+import { trimWhenIdle } from "./heap-trim.ts";
 
 export interface DecodeJob {
   id: number;
@@ -41,7 +42,10 @@ const DECODE_TIMEOUT_MS = 30_000;
 /** Room above the bytes needed, for a member that also holds the next entries' tar headers. */
 const SLACK = 16 << 20;
 
-/** This thread's inflate buffer, grown to the largest chunk seen. */
+/** A decoder idle this long frees its inflate buffer and collects (heap-trim.ts). */
+const DECODER_IDLE_MS = 250;
+
+/** This thread's inflate buffer, grown to the largest chunk seen (until the thread is idle). */
 let scratch = new Uint8Array(0);
 
 function inflate(job: DecodeJob, need: number): Uint8Array {
@@ -78,11 +82,14 @@ export function runDecode(job: DecodeJob): DecodeResult {
 
 /** Decoder thread body: answer jobs on `port` until it closes. */
 export function serveDecodes(port: MessagePort): void {
+  // Between bursts the inflate buffer (up to a 4 MiB chunk) and the spans received are let go.
+  const trim = trimWhenIdle(DECODER_IDLE_MS, () => (scratch = new Uint8Array(0)));
   port.onmessage = (e) => {
     const job = e.data as DecodeJob;
     const r = runDecode(job);
     const spare = job.compressed.buffer as ArrayBuffer;
     port.postMessage({ ...r, spare }, "plain" in r ? [r.plain.buffer as ArrayBuffer, spare] : [spare]);
+    trim.busy();
   };
 }
 

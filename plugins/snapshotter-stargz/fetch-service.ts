@@ -3,7 +3,7 @@
 import { RegistryClient } from "../../core/registry/client.ts";
 import type { Credential } from "../../core/registry/credentials.ts";
 import type { RemoteLayer } from "../../core/snapshot/types.ts";
-import { openEstargz, type EstargzReader, type RandomAccessSource } from "./estargz/index.ts";
+import { parseToc, readToc, type LandmarkInfo, type LocatedToc, type RandomAccessSource } from "./estargz/index.ts";
 import { watchTocArrival } from "./toc-arrival.ts";
 import { BlobSource } from "./blob-source.ts";
 import { ChunkCache } from "./cache.ts";
@@ -11,12 +11,17 @@ import type { StargzConfig } from "./config.ts";
 import { DecodePool } from "./decode-pool.ts";
 import { LayerFetcher } from "./fetcher.ts";
 import type { FetchThreadInit, FromFetchThread, LayerStatus, ToFetchThread } from "./fetch-messages.ts";
-import { buildChunkTable, fileCachePath, type ChunkRef } from "./lazyfs/chunks.ts";
+import { fileCachePath, type ChunkRef } from "./lazyfs/chunks.ts";
 import type { ChannelMessage, FetchReply } from "./lazyfs/protocol.ts";
 import { backgroundFetch, chunksBefore, DemandTracker, NeighbourFetch, PREFETCH_REQUEST_BYTES } from "./prefetch.ts";
 import { TailSource, TocStore } from "./toc-store.ts";
-import { tocToWire } from "./toc-wire.ts";
+import { parsedLayerOf, TableReader, tableFromParsed, TocParser } from "./toc-parse.ts";
+import type { WireToc } from "./toc-wire.ts";
 
+/** TOC JSON from this size on is parsed in a parse thread (toc-parse.ts), smaller ones here. */
+const PARSE_THREAD_TOC_BYTES = 2 << 20;
+/** Blobs from this size on get their parse thread started before the TOC is in. */
+const EAGER_PARSE_THREAD_BLOB_BYTES = 64 << 20;
 /** File data a sequential reader may have fetched ahead of it. */
 const READAHEAD_MAX_BYTES = 64 << 20;
 /** Compressed bytes per readahead request: decoding starts when a request completes. */
@@ -102,17 +107,17 @@ export class FetchService {
     if (process.env.EDGEBUILD_STARGZ_TRACE) this.log(`trace ${(performance.timeOrigin + performance.now()).toFixed(0)} ${message}`);
   }
 
-  /** Footer + TOC, from the local copy when there is one, else by range requests. */
-  private async openToc(layer: RemoteLayer, source: RandomAccessSource, expected: string | undefined): Promise<EstargzReader> {
+  /** Footer + verified TOC bytes, from the local copy when there is one, else by range requests. */
+  private async openToc(layer: RemoteLayer, source: RandomAccessSource, expected: string | undefined): Promise<LocatedToc> {
     const digest = layer.descriptor.digest;
     const stored = this.tocs.load(digest);
     const tail = new TailSource(source, stored && stored.length <= source.size ? stored : undefined);
-    const reader = await openEstargz(tail, { layerDigest: digest, expectedTocDigest: expected, tailFetchSize: stored?.length });
+    const located = await readToc(tail, { layerDigest: digest, expectedTocDigest: expected, tailFetchSize: stored?.length });
     if (!stored) {
-      const bytes = tail.tailFrom(reader.tocOffset);
+      const bytes = tail.tailFrom(located.tocOffset);
       if (bytes) this.tocs.save(digest, bytes);
     }
-    return reader;
+    return located;
   }
 
   private async open(m: Extract<ToFetchThread, { t: "open" }>) {
@@ -137,16 +142,28 @@ export class FetchService {
       },
     });
     this.trace(`open ${layer.descriptor.digest}`);
+    const digest = layer.descriptor.digest;
+    // A big TOC is parsed in a thread of its own that ends with the parse (toc-parse.ts), started
+    // while the TOC is fetched when the blob is big; a small one here (a thread's start-up costs
+    // more than its parse, and heap-trim collects what little it leaves). No TOC objects stay.
+    let parser = layer.descriptor.size >= EAGER_PARSE_THREAD_BLOB_BYTES ? new TocParser(digest) : undefined;
     const toc = watchTocArrival(source);
     const opening = this.openToc(layer, toc.source, m.expectedTocDigest);
     const inFlight = Promise.race([toc.arrived, opening]).catch(() => {});
     this.openingTocs.add(inFlight);
     void inFlight.finally(() => this.openingTocs.delete(inFlight));
     this.post({ t: "opening", key });
-    const reader = await opening;
+    const located = await opening.catch((e: Error) => {
+      parser?.close();
+      throw e;
+    });
     this.trace(`toc of ${layer.descriptor.digest} verified`);
-    const digest = layer.descriptor.digest;
-    const table = buildChunkTable(reader.toc);
+    if (located.json.length < PARSE_THREAD_TOC_BYTES) parser?.close();
+    else parser ??= new TocParser(digest);
+    const parsed = located.json.length < PARSE_THREAD_TOC_BYTES ? parsedLayerOf(parseToc(located.json, { layerDigest: digest, payloadEnd: located.payloadEnd })) : await parser!.parse(located.payloadEnd, located.json);
+    this.trace(`index of ${digest} built`);
+    const table = tableFromParsed(parsed);
+    const reader = new TableReader(digest, located.format === "zstd-chunked" ? "zstd" : "gzip");
     const fetcher = new LayerFetcher({
       layerDigest: digest, reader, table, source, cache: this.cache,
       maxConcurrency: c.max_concurrency, minRequestBytes: c.blob.chunk_size, maxRequestBytes: 32 << 20,
@@ -167,7 +184,7 @@ export class FetchService {
     }
     this.layers.set(key, served);
     if (c.fuse.passthrough) for (const [file, ids] of table.byFile) if (ids.length > 1) this.queueAssembly(served, file);
-    const prefetch = this.startPrefetch(served, reader);
+    const prefetch = this.startPrefetch(served, parsed.landmark);
     this.listen(key, served, prefetch);
     const afterPrefetch = async () => {
       await prefetch?.catch(() => {});
@@ -183,9 +200,7 @@ export class FetchService {
     };
     void afterPrefetch();
     this.report(key, served);
-    const wire = tocToWire(reader);
-    this.trace(`index of ${digest} built`);
-    return wire;
+    return { layerDigest: digest, index: parsed.index } satisfies WireToc;
   }
 
   /**
@@ -248,9 +263,8 @@ export class FetchService {
    * The pieces go out once no other layer's TOC is still on its way: a layer's mount waits for
    * its TOC, so a TOC sharing the link with another layer's prefetch delays the whole image.
    */
-  private startPrefetch(l: ServedLayer, reader: EstargzReader): Promise<void> | undefined {
+  private startPrefetch(l: ServedLayer, mark: Pick<LandmarkInfo, "kind" | "prefetchEnd">): Promise<void> | undefined {
     if (this.config.noprefetch) return undefined;
-    const mark = reader.landmark();
     const end = mark.kind === "prefetch" ? mark.prefetchEnd : mark.kind === "none" ? this.config.prefetch_size : 0;
     const ids = chunksBefore(l.fetcher.chunks, end ?? 0).filter((id) => !l.fetcher.isCached(id));
     if (ids.length === 0) return undefined;

@@ -2,16 +2,23 @@
 // fetch), each chunk is fetched once, adjacent chunks go out as one range request, at most
 // `maxConcurrency` requests run at a time, and every chunk is checked against its chunkDigest
 // before it reaches the cache. A bad chunk fails only the reads that need it, with a log line.
-import type { EstargzReader } from "./estargz/index.ts";
+import type { CompressionKind } from "./estargz/compress.ts";
 import type { BlobSource } from "./blob-source.ts";
 import type { ChunkCache } from "./cache.ts";
 import { EstargzError } from "./estargz/index.ts";
 import { runDecode, type DecodePool } from "./decode-pool.ts";
-import type { ChunkRef, ChunkTable } from "./lazyfs/chunks.ts";
+import type { ChunkFile, ChunkRef, ChunkTable } from "./lazyfs/chunks.ts";
+
+/** Decodes and verifies chunks on this thread: an EstargzReader, or toc-parse.ts's table reader. */
+export interface ChunkReader {
+  readonly layerDigest: string;
+  readonly compression: CompressionKind;
+  decodeChunk(file: ChunkFile, index: number, compressed: Uint8Array): Promise<Uint8Array>;
+}
 
 export interface FetcherOptions {
   layerDigest: string;
-  reader: EstargzReader;
+  reader: ChunkReader;
   table: ChunkTable;
   source: BlobSource;
   cache: ChunkCache;

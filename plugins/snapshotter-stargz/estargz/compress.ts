@@ -27,8 +27,13 @@ export function compressTocMember(data: Uint8Array, level: number): Uint8Array {
  */
 export function decompressSpan(kind: CompressionKind, data: Uint8Array, maxOutputLength?: number): Uint8Array {
   const opts = maxOutputLength === undefined ? {} : { maxOutputLength };
-  if (kind === "gzip") return new Uint8Array(zlib.gunzipSync(data, opts));
-  return new Uint8Array(zlib.zstdDecompressSync(data, opts));
+  return plainArray(kind === "gzip" ? zlib.gunzipSync(data, opts) : zlib.zstdDecompressSync(data, opts));
+}
+
+/** A Uint8Array (not a Buffer) of `b`'s bytes: its own memory when it has it alone (a TOC is
+ *  megabytes), a copy when it is a slice of something bigger (a pooled Buffer). */
+function plainArray(b: Buffer): Uint8Array {
+  return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && b.buffer instanceof ArrayBuffer ? new Uint8Array(b.buffer) : new Uint8Array(b);
 }
 
 export function sniffCompression(data: Uint8Array): CompressionKind | undefined {

@@ -2,6 +2,9 @@
 // path.Clean("/"+name), which silently maps "../x" to "x"; we reject such names instead, because
 // a layer that tries to climb out of its root is corrupt or hostile.
 
+/** An empty, "." or ".." segment, or a trailing "/". */
+const ODD_SEGMENT = /(^|\/)\.{0,2}(\/|$)/;
+
 /**
  * Clean a tar/TOC name: drop "." segments, empty segments and a trailing "/", resolve ".." inside the
  * name. Returns "" for the root. Returns an Error-describing string via `problem` for names that are
@@ -10,6 +13,8 @@
 export function cleanEntryName(raw: string): { name: string } | { problem: string } {
   if (raw.includes("\0")) return { problem: "name contains a NUL byte" };
   if (raw.startsWith("/")) return { problem: "absolute name" };
+  // Clean already (no empty, "." or ".." segment): the name itself, no copy (a TOC has thousands).
+  if (!ODD_SEGMENT.test(raw)) return { name: raw };
   const out: string[] = [];
   for (const seg of raw.split("/")) {
     if (seg === "" || seg === ".") continue;

@@ -2,13 +2,22 @@
 // thread (this table) and in the FUSE workers (the layer index, inode-tree.ts), so messages carry
 // plain numbers.
 import { join } from "node:path";
-import type { ParsedToc, TocFile } from "../estargz/index.ts";
+import type { ParsedToc } from "../estargz/index.ts";
+
+/** What the fetch thread knows of a file with data: a TocFile, or the compact table's stand-in
+ *  (toc-parse.ts) where the TOC was parsed by a short-lived thread. */
+export interface ChunkFile {
+  name: string;
+  size: number;
+  digest: string | undefined;
+  chunks: ArrayLike<{ readonly chunkDigest: string | undefined }>;
+}
 
 export interface ChunkRef {
   /** Position in the table: the id used in messages. */
   id: number;
   /** The file owning the data (hardlinks resolved). */
-  file: TocFile;
+  file: ChunkFile;
   /** Index of this chunk inside `file.chunks` (what EstargzReader.decodeChunk takes). */
   index: number;
   chunkOffset: number;

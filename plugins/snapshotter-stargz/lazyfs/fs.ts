@@ -82,8 +82,8 @@ export function createInlineFs(init: unknown): ReadOnlyFs {
 
 export default createFs;
 
-// The same file is the entry of the fetch thread and of the decoder threads (fetch-thread.ts
-// explains why): start the right service when the main thread says so. FUSE handler workers never
+// The same file is the entry of the fetch thread, the decoder threads and the TOC parse threads
+// (fetch-thread.ts, toc-parse.ts explain why): start the right service when the main thread says so. FUSE handler workers never
 // get these messages.
 declare const self: Worker | undefined;
 if (typeof self !== "undefined" && typeof self.addEventListener === "function" && !Bun.isMainThread) {
@@ -94,6 +94,9 @@ if (typeof self !== "undefined" && typeof self.addEventListener === "function" &
     if (type === "stargz-decoder-thread-init") {
       self!.removeEventListener("message", onMessage);
       import("../decode-pool.ts").then(({ serveDecodes }) => serveDecodes((e.data as { port: MessagePort }).port));
+    } else if (type === "stargz-toc-parse") {
+      self!.removeEventListener("message", onMessage);
+      import("../toc-parse.ts").then(({ serveTocParse }) => serveTocParse(e.data, self!));
     } else if (type === "stargz-fetch-thread-init") {
       started = true;
       import("../fetch-thread-main.ts").then(({ startFetchService }) => {

@@ -1,7 +1,8 @@
 // A layer's TOC as an inode tree, presented the way overlayfs expects a lower layer: `.wh.NAME`
 // becomes NAME as a 0:0 character device, `.wh..wh..opq` marks its directory opaque (reported as
 // the overlay opaque xattr), landmarks and the TOC entry are hidden. Hardlinks share one inode.
-// Built once per layer, in the fetch thread, into the shared binary index of layer-index.ts.
+// Built once per layer, in a TOC parse thread (toc-parse.ts), into the shared binary index of
+// layer-index.ts.
 import { buildTree, resolveHardlink, type ParsedToc, type TocFile } from "../estargz/index.ts";
 import { NO_PREFETCH_LANDMARK, PREFETCH_LANDMARK, TOC_TAR_NAME } from "../estargz/constants.ts";
 import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG } from "../fuse/abi.ts";

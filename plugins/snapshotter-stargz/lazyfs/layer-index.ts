@@ -1,6 +1,6 @@
 // A lazy layer's inode tree and chunk table as one compact binary index in a SharedArrayBuffer.
 //
-// The fetch thread builds it once per layer from the verified TOC (inode-tree.ts); postMessage
+// A TOC parse thread builds it once per layer from the verified TOC (inode-tree.ts); postMessage
 // shares a SharedArrayBuffer instead of copying it, so the main thread and every FUSE handler
 // worker of the mount read the same memory. Nothing here is one object per inode: attributes,
 // directory entries, names, symlink targets, xattrs and chunk spans are columns of typed arrays
