@@ -2,7 +2,6 @@
 // and directory-entry objects are made per request, nothing per inode is kept. fs.ts adds reads.
 import { Errno } from "../fuse/abi.ts";
 import { FsError, type DirEntry, type NodeAttr, type ReadOnlyFs } from "../fuse/types.ts";
-import { growthCheck } from "../heap-trim.ts";
 import { FLAG_OPAQUE, LayerIndex, type LayerIndexData } from "./layer-index.ts";
 
 /** Directory listings kept: READDIR asks for one listing in pieces, one request per piece. */
@@ -13,10 +12,6 @@ export class IndexFs implements Omit<ReadOnlyFs, "read"> {
   protected readonly index: LayerIndex;
   private readonly opaqueKey: string;
   private readonly listings = new Map<number, DirEntry[]>();
-  /** Every request passes here, also on the FUSE reader thread, whose event loop never turns while
-   *  it serves: read replies leave dead buffers JSC seldom collects there (~15 MB by the end of the
-   *  lazy Go build), so they are collected every 4 MB of growth (heap-trim.ts). */
-  private readonly trim = growthCheck(4 << 20, 250);
 
   constructor(data: LayerIndexData, xattrPrefix: "trusted" | "user") {
     this.index = new LayerIndex(data);
@@ -25,7 +20,6 @@ export class IndexFs implements Omit<ReadOnlyFs, "read"> {
 
   /** Inode index of `ino`; ENOENT for inodes the layer does not have. */
   protected at(ino: bigint | number): number {
-    this.trim();
     const i = this.index.indexOf(ino);
     if (i < 0) throw new FsError(Errno.ENOENT, `no inode ${ino}`);
     return i;
