@@ -205,6 +205,25 @@ test("[slow] warmRemote with unlessPresent (at manifest time) leaves layers comm
   expect(fuseMountsUnder(root)).toEqual([]);
 }, 60_000);
 
+test("[slow] the fetch thread starts with the snapshotter on a root without lazy layers, on first use on a root with some", async () => {
+  const root = tempDir("stargz-warm-");
+  const first = newSnapshotter(root, testConfig());
+  try {
+    expect(first.fetchThreadStarted).toBe(true); // a first build: lazy mounts are likely soon
+    expect(await first.prepareRemote("layer/one", undefined, upper.layer)).toEqual({ lazy: true });
+  } finally {
+    await first.close();
+  }
+  const again = newSnapshotter(root, testConfig());
+  try {
+    expect(again.fetchThreadStarted).toBe(false); // a rebuild: maybe every step cached
+    expect(await again.prepareRemote("layer/one", undefined, upper.layer)).toEqual({ lazy: true });
+    expect(again.fetchThreadStarted).toBe(true);
+  } finally {
+    await again.close();
+  }
+}, 60_000);
+
 test("[slow] two prepares of the same layer at once: both lazy, one mount, one snapshot", async () => {
   const root = tempDir("stargz-warm-");
   const s = newSnapshotter(root, testConfig());
