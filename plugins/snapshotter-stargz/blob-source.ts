@@ -33,36 +33,13 @@ export class BlobSource {
   }
 
   async fetch(ranges: ByteRange[]): Promise<Uint8Array[]> {
-    const { client, repo, digest, deadlineMs } = this.opts;
-    const started = Date.now();
-    let wait = this.opts.minWaitMs;
-    let cause: string | undefined; // the first real failure says more than the deadline that ends it
-    for (let attempt = 1; ; attempt++) {
-      const left = deadlineMs - (Date.now() - started);
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      try {
-        this.requests++;
-        // The client retries by itself too; this bound also covers a body that stops mid-way.
-        const got = await Promise.race([
-          client.fetchBlobRange(repo, digest, ranges),
-          new Promise<never>((_, rej) => (timer = setTimeout(() => rej(new DeadlineError(`no answer within ${deadlineMs} ms`)), left))),
-        ]);
-        for (const b of got) this.opts.onBytes?.(b.length);
-        return got;
-      } catch (e) {
-        const spent = Date.now() - started;
-        if (e instanceof RegistryError && e.status !== undefined && !transientStatus(e.status)) throw this.refused(e);
-        if (!(e instanceof DeadlineError)) cause ??= (e as Error).message;
-        if (spent + wait >= deadlineMs) {
-          const what = ranges.map((r) => `${r.offset}+${r.length}`).join(",");
-          throw new Error(`blob ${digest} in ${repo.registry}/${repo.repository}: bytes ${what} not fetched after ${attempt} tries in ${spent} ms: ${cause ?? (e as Error).message}`);
-        }
-        await sleep(wait);
-        wait = Math.min(this.opts.maxWaitMs, wait * 2);
-      } finally {
-        clearTimeout(timer);
-      }
-    }
+    const { client, repo, digest } = this.opts;
+    const got = await this.retrying(
+      () => ranges.map((r) => `${r.offset}+${r.length}`).join(","),
+      () => client.fetchBlobRange(repo, digest, ranges),
+    );
+    for (const b of got) this.opts.onBytes?.(b.length);
+    return got;
   }
 
   /**
@@ -71,38 +48,53 @@ export class BlobSource {
    * delivered, so nothing is delivered twice.
    */
   async stream(range: ByteRange, onData: (bytes: Uint8Array) => void): Promise<void> {
-    const { client, repo, digest, deadlineMs } = this.opts;
-    const started = Date.now();
-    let wait = this.opts.minWaitMs;
-    let cause: string | undefined;
+    const { client, repo, digest } = this.opts;
     let done = 0;
     let live = 0; // the attempt whose pieces count: one given up on (deadline) may still deliver
+    await this.retrying(
+      () => `${range.offset + done}+${range.length - done}`,
+      async (attempt) => {
+        const before = done;
+        live = attempt;
+        await client.streamBlobRange(repo, digest, { offset: range.offset + done, length: range.length - done }, (piece) => {
+          if (live !== attempt) return;
+          done += piece.length;
+          this.opts.onBytes?.(piece.length);
+          onData(piece);
+        });
+        if (done < range.length) throw new Error(`${range.length - done} bytes missing`);
+        if (attempt > 1 && before > 0) this.opts.trace?.(`resumed ${digest} at +${before} of [${range.offset}, +${range.length})`);
+      },
+      () => (live = 0),
+    );
+  }
+
+  /**
+   * Runs `once` until it succeeds, with backoff, within the deadline (which also bounds a body
+   * that stops mid-way: the client retries by itself only up to the response head). A registry
+   * that answers no is not asked again. `abandon` runs after each failed or timed-out attempt.
+   */
+  private async retrying<T>(bytes: () => string, once: (attempt: number) => Promise<T>, abandon: () => void = () => {}): Promise<T> {
+    const { repo, digest, deadlineMs } = this.opts;
+    const started = Date.now();
+    let wait = this.opts.minWaitMs;
+    let cause: string | undefined; // the first real failure says more than the deadline that ends it
     for (let attempt = 1; ; attempt++) {
       const left = deadlineMs - (Date.now() - started);
       let timer: ReturnType<typeof setTimeout> | undefined;
       try {
         this.requests++;
-        const before = done;
-        live = attempt;
-        await Promise.race([
-          client.streamBlobRange(repo, digest, { offset: range.offset + done, length: range.length - done }, (piece) => {
-            if (live !== attempt) return;
-            done += piece.length;
-            this.opts.onBytes?.(piece.length);
-            onData(piece);
-          }),
+        return await Promise.race([
+          once(attempt),
           new Promise<never>((_, rej) => (timer = setTimeout(() => rej(new DeadlineError(`no answer within ${deadlineMs} ms`)), left))),
         ]);
-        if (done < range.length) throw new Error(`${range.length - done} bytes missing`);
-        if (attempt > 1 && before > 0) this.opts.trace?.(`resumed ${digest} at +${before} of [${range.offset}, +${range.length})`);
-        return;
       } catch (e) {
-        live = 0;
+        abandon();
         const spent = Date.now() - started;
         if (e instanceof RegistryError && e.status !== undefined && !transientStatus(e.status)) throw this.refused(e);
         if (!(e instanceof DeadlineError)) cause ??= (e as Error).message;
         if (spent + wait >= deadlineMs) {
-          throw new Error(`blob ${digest} in ${repo.registry}/${repo.repository}: bytes ${range.offset + done}+${range.length - done} not fetched after ${attempt} tries in ${spent} ms: ${cause ?? (e as Error).message}`);
+          throw new Error(`blob ${digest} in ${repo.registry}/${repo.repository}: bytes ${bytes()} not fetched after ${attempt} tries in ${spent} ms: ${cause ?? (e as Error).message}`);
         }
         await sleep(wait);
         wait = Math.min(this.opts.maxWaitMs, wait * 2);
