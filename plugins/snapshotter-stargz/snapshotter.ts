@@ -72,7 +72,17 @@ export class StargzSnapshotter implements RemoteSnapshotter, LayerSnapshotter, A
     // thread (and its decoders) start now, while the plugins start and the manifest is fetched,
     // instead of on the first mount's path (45-65 ms there). A root that has them (a rebuild, most
     // likely all cached) starts it on first use.
-    if (!this.dirs.store.keys().some((k) => this.isRemote(k))) this.fetcher();
+    if (this.lazyLayerDigests().size === 0) this.fetcher();
+  }
+
+  /** Blob digests of the lazy layers committed in this root. */
+  private lazyLayerDigests(): Set<string> {
+    const out = new Set<string>();
+    for (const key of this.dirs.store.keys()) {
+      const s = this.dirs.store.get(key);
+      if (s?.kind === "committed" && s.labels[REMOTE_LABEL] === "true") out.add(s.labels[L.digest]);
+    }
+    return out;
   }
 
   /** Whether the fetch thread runs (for tests: started early on a root without lazy layers). */
@@ -152,11 +162,7 @@ export class StargzSnapshotter implements RemoteSnapshotter, LayerSnapshotter, A
   warmRemote(layers: RemoteLayer[], opts?: { unlessPresent?: boolean }): void {
     if (this.closed) return;
     if (opts?.unlessPresent) {
-      const present = new Set<string>();
-      for (const key of this.dirs.store.keys()) {
-        const s = this.dirs.store.get(key);
-        if (s?.kind === "committed" && s.labels[REMOTE_LABEL] === "true") present.add(s.labels[L.digest]);
-      }
+      const present = this.lazyLayerDigests();
       layers = layers.filter((l) => !present.has(l.descriptor.digest));
     }
     for (const layer of layers) {
