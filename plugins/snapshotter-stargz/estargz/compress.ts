@@ -26,8 +26,24 @@ export function compressTocMember(data: Uint8Array, level: number): Uint8Array {
  * skipped). Output beyond `maxOutputLength` throws a RangeError (code ERR_BUFFER_TOO_LARGE).
  */
 export function decompressSpan(kind: CompressionKind, data: Uint8Array, maxOutputLength?: number): Uint8Array {
-  const opts = maxOutputLength === undefined ? {} : { maxOutputLength };
+  const opts: { maxOutputLength?: number; chunkSize?: number } = maxOutputLength === undefined ? {} : { maxOutputLength };
+  const expected = kind === "gzip" ? gzipTrailerSize(data) : maxOutputLength;
+  // Output in one buffer of the size expected, not in 16 KiB pieces joined at the end: a 1.26 MB
+  // TOC inflates in 6.5-9 ms instead of 12-22 (4.7 MB: 25 ms instead of 32-55; zstd 1-2 ms
+  // instead of 10-19). The size is a hint only (a multi-member span's last member, a lying
+  // trailer): the output grows or stops at maxOutputLength as before.
+  // Deflate inflates 1032:1 at most: a trailer promising more is not believed.
+  if (expected !== undefined && expected > 0) opts.chunkSize = Math.max(zlib.constants.Z_MIN_CHUNK, Math.min(expected + 1024, data.length * 1032 + 1024, maxOutputLength ?? MAX_CHUNK_HINT, MAX_CHUNK_HINT));
   return plainArray(kind === "gzip" ? zlib.gunzipSync(data, opts) : zlib.zstdDecompressSync(data, opts));
+}
+
+/** Never more than this allocated up front on a size hint. */
+const MAX_CHUNK_HINT = 64 << 20;
+
+/** ISIZE of the span's last gzip member (uncompressed size mod 2^32), if it has a trailer. */
+function gzipTrailerSize(data: Uint8Array): number | undefined {
+  if (data.length < 18) return undefined;
+  return new DataView(data.buffer, data.byteOffset + data.length - 4, 4).getUint32(0, true);
 }
 
 /** A Uint8Array (not a Buffer) of `b`'s bytes: its own memory when it has it alone (a TOC is
