@@ -5,6 +5,7 @@
 // the answer at once.
 import type { ByteRange, RegistryClient, RepoRef } from "../../core/registry/client.ts";
 import { RegistryError, transientStatus } from "../../core/registry/errors.ts";
+import { HeadStream } from "./head-stream.ts";
 
 export interface BlobSourceOptions {
   client: RegistryClient;
@@ -26,7 +27,38 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class BlobSource {
   requests = 0;
+  private head: HeadStream | undefined;
   constructor(readonly opts: BlobSourceOptions) {}
+
+  /**
+   * Starts streaming `range` now, before anyone asks for it (head-stream.ts): stream() calls for
+   * ranges starting inside it are served from those bytes, without a request of their own.
+   * One at a time; releaseHead() drops what nobody took.
+   */
+  streamHead(range: ByteRange): void {
+    if (this.head || range.length <= 0) return;
+    const head = new HeadStream(range.offset, range.length);
+    this.head = head;
+    this.opts.trace?.(`head stream of ${this.opts.digest} [${range.offset}, +${range.length}) asked`);
+    let first = true;
+    this.stream(range, (piece) => {
+      if (first) this.opts.trace?.(`head stream of ${this.opts.digest}: first bytes`);
+      first = false;
+      head.push(piece);
+    }, false).then(
+      () => head.finish(),
+      (e: Error) => {
+        head.finish();
+        this.opts.trace?.(`head stream of ${this.opts.digest} failed: ${e.message}`);
+      },
+    );
+  }
+
+  /** Drops the head stream's bytes nobody took (after prefetch, or when the layer goes). */
+  releaseHead(): void {
+    this.head?.release();
+    this.head = undefined;
+  }
 
   get size(): number {
     return this.opts.size;
@@ -47,9 +79,15 @@ export class BlobSource {
    * retries and deadline as fetch(): a broken body is asked for again from the first byte not yet
    * delivered, so nothing is delivered twice.
    */
-  async stream(range: ByteRange, onData: (bytes: Uint8Array) => void): Promise<void> {
+  async stream(range: ByteRange, onData: (bytes: Uint8Array) => void, fromHead = true): Promise<void> {
     const { client, repo, digest } = this.opts;
     let done = 0;
+    const head = fromHead ? this.head : undefined;
+    if (head && range.offset >= head.start && range.offset < head.end) {
+      // Bytes that came with the head stream were counted (onBytes) when they arrived.
+      done = (await head.take(range.offset, Math.min(range.offset + range.length, head.end), onData)) - range.offset;
+      if (done >= range.length) return;
+    }
     let live = 0; // the attempt whose pieces count: one given up on (deadline) may still deliver
     await this.retrying(
       () => `${range.offset + done}+${range.length - done}`,

@@ -57,6 +57,15 @@ export class ChunkCache {
     return statSync(this.path(layer, c), { throwIfNoEntry: false })?.size === c.chunkSize;
   }
 
+  /** Whether any chunk of `layer` is on disk (one listing; memory-only chunks are not looked at). */
+  holdsAny(layer: string): boolean {
+    try {
+      return readdirSync(layerCacheDir(this.dir, layer)).length > 0;
+    } catch {
+      return false;
+    }
+  }
+
   /**
    * The chunks of `chunks` cached for `layer`, found with one listing of the layer's directory and
    * a stat only of the files it lists: at mount a fetcher checks every chunk of its layer (13.7k

@@ -4,7 +4,7 @@ import { RegistryClient } from "../../core/registry/client.ts";
 import type { Credential } from "../../core/registry/credentials.ts";
 import type { RemoteLayer } from "../../core/snapshot/types.ts";
 import { parseToc, readToc, type LandmarkInfo, type LocatedToc, type RandomAccessSource } from "./estargz/index.ts";
-import { watchTocArrival } from "./toc-arrival.ts";
+import { tocTailGuess, watchTocArrival } from "./toc-arrival.ts";
 import { BlobSource } from "./blob-source.ts";
 import { ChunkCache } from "./cache.ts";
 import type { StargzConfig } from "./config.ts";
@@ -15,7 +15,8 @@ import { fileCachePath, type ChunkRef } from "./lazyfs/chunks.ts";
 import type { ChannelMessage, FetchReply } from "./lazyfs/protocol.ts";
 import { backgroundFetch, chunksBefore, DemandTracker, NeighbourFetch, PREFETCH_REQUEST_BYTES } from "./prefetch.ts";
 import { TailSource, TocStore } from "./toc-store.ts";
-import { parsedLayerOf, TableReader, tableFromParsed, TocParser } from "./toc-parse.ts";
+import { scanLandmark } from "./head-stream.ts";
+import { parsedLayerOf, TableReader, tableFromParsed, TocParser, type ParsedLayer } from "./toc-parse.ts";
 import type { WireToc } from "./toc-wire.ts";
 
 /** TOC JSON from this size on is parsed in a parse thread (toc-parse.ts), smaller ones here. */
@@ -38,6 +39,7 @@ interface ServedLayer {
   /** Files whose whole-file copy (passthrough) is made or queued. */
   assembling: Set<string>;
   fetcher: LayerFetcher;
+  source: BlobSource;
   /** Fetches the blob after a read miss (undefined: off, and so is the whole-file fetch). */
   neighbours: NeighbourFetch | undefined;
   /** Read misses so far per multi-chunk file (scattered reads get the whole file). */
@@ -61,6 +63,8 @@ export class FetchService {
   /** TOC fetches under way (layers being opened, e.g. an image's layers staged together):
    *  each settles when its TOC bytes are in (or its open ends). */
   private readonly openingTocs = new Set<Promise<unknown>>();
+  /** Layers whose TOC bytes are in and whose head stream is not decided yet (see open()). */
+  private readonly decidingHeads = new Set<Promise<void>>();
 
   constructor(
     init: FetchThreadInit,
@@ -89,6 +93,7 @@ export class FetchService {
       const l = this.layers.get(m.key);
       if (l) {
         l.closed = true;
+        l.source.releaseHead();
         l.channel.close();
         this.layers.delete(m.key);
       }
@@ -112,7 +117,7 @@ export class FetchService {
     const digest = layer.descriptor.digest;
     const stored = this.tocs.load(digest);
     const tail = new TailSource(source, stored && stored.length <= source.size ? stored : undefined);
-    const located = await readToc(tail, { layerDigest: digest, expectedTocDigest: expected, tailFetchSize: stored?.length });
+    const located = await readToc(tail, { layerDigest: digest, expectedTocDigest: expected, tailFetchSize: stored?.length ?? tocTailGuess(source.size) });
     if (!stored) {
       const bytes = tail.tailFrom(located.tocOffset);
       if (bytes) this.tocs.save(digest, bytes);
@@ -153,14 +158,41 @@ export class FetchService {
     this.openingTocs.add(inFlight);
     void inFlight.finally(() => this.openingTocs.delete(inFlight));
     this.post({ t: "opening", key });
-    const located = await opening.catch((e: Error) => {
+    // From its TOC's arrival until its head stream is asked for, this layer holds back other
+    // layers' parses (below): each TOC's check and landmark lookup take a few ms, a big TOC's
+    // parse tens, and the requests should all be out before the thread is taken for that long.
+    let decided = false;
+    const deciding = Promise.withResolvers<void>();
+    void toc.arrived.then(() => {
+      if (!decided) this.decidingHeads.add(deciding.promise);
+    });
+    const headDecided = () => {
+      decided = true;
+      this.decidingHeads.delete(deciding.promise);
+      deciding.resolve();
+    };
+    let located: LocatedToc;
+    try {
+      located = await opening;
+      this.trace(`toc of ${layer.descriptor.digest} verified`);
+      if (this.streamHead(source, located)) await new Promise((r) => setTimeout(r, 0)); // its request goes out before the parse
+    } catch (e) {
       parser?.close();
       throw e;
-    });
-    this.trace(`toc of ${layer.descriptor.digest} verified`);
+    } finally {
+      headDecided();
+    }
+    while (this.decidingHeads.size > 0) await Promise.all(this.decidingHeads);
+
     if (located.json.length < PARSE_THREAD_TOC_BYTES) parser?.close();
     else parser ??= new TocParser(digest);
-    const parsed = located.json.length < PARSE_THREAD_TOC_BYTES ? parsedLayerOf(parseToc(located.json, { layerDigest: digest, payloadEnd: located.payloadEnd })) : await parser!.parse(located.payloadEnd, located.json);
+    let parsed: ParsedLayer;
+    try {
+      parsed = located.json.length < PARSE_THREAD_TOC_BYTES ? parsedLayerOf(parseToc(located.json, { layerDigest: digest, payloadEnd: located.payloadEnd })) : await parser!.parse(located.payloadEnd, located.json);
+    } catch (e) {
+      source.releaseHead();
+      throw e;
+    }
     this.trace(`index of ${digest} built`);
     const table = tableFromParsed(parsed);
     const reader = new TableReader(digest, located.format === "zstd-chunked" ? "zstd" : "gzip");
@@ -171,7 +203,7 @@ export class FetchService {
       decoders: this.decoders,
       onCached: c.fuse.passthrough ? (chunk) => this.queueAssembly(served, chunk.file.name) : undefined,
     });
-    const served: ServedLayer = { layer, sequential: new Map(), assembling: new Set(), fetcher, neighbours: undefined, misses: new Map(), channel: new BroadcastChannel(m.channel), network, state: "mounted", closed: false };
+    const served: ServedLayer = { layer, sequential: new Map(), assembling: new Set(), fetcher, source, neighbours: undefined, misses: new Map(), channel: new BroadcastChannel(m.channel), network, state: "mounted", closed: false };
     const neighbourBytes = c.no_background_fetch ? 0 : c.blob.neighbor_fetch_size;
     if (neighbourBytes > 0) {
       served.neighbours = new NeighbourFetch(fetcher, {
@@ -188,6 +220,7 @@ export class FetchService {
     this.listen(key, served, prefetch);
     const afterPrefetch = async () => {
       await prefetch?.catch(() => {});
+      source.releaseHead();
       if (served.closed) return;
       if (c.no_background_fetch || fetcher.complete) return this.setState(key, served, fetcher.complete ? "complete" : "mounted");
       await backgroundFetch(fetcher, {
@@ -201,6 +234,25 @@ export class FetchService {
     void afterPrefetch();
     this.report(key, served);
     return { layerDigest: digest, index: parsed.index } satisfies WireToc;
+  }
+
+  /**
+   * Asks for the layer's prefetch region now, before its TOC is parsed (head-stream.ts), when the
+   * TOC's bytes name a landmark and nothing of the layer is cached yet (then the fetcher's own
+   * prefetch skips what is, and a head stream would fetch it again). Like the prefetch, it waits
+   * until no other layer's TOC is on its way. Returns whether it was started or scheduled.
+   */
+  private streamHead(source: BlobSource, located: LocatedToc): boolean {
+    const c = this.config;
+    if (c.noprefetch) return false;
+    const mark = scanLandmark(located.json);
+    const end = Math.min(located.payloadEnd, mark.kind === "prefetch" ? mark.offset : mark.kind === "none" ? c.prefetch_size : 0);
+    if (end <= 0 || this.cache.holdsAny(source.opts.digest)) return false;
+    const tocs = [...this.openingTocs];
+    const go = () => source.streamHead({ offset: 0, length: end });
+    if (tocs.length) void Promise.allSettled(tocs).then(go);
+    else go();
+    return true;
   }
 
   /**

@@ -1,6 +1,6 @@
-import { expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { buildEstargz, bytesSource, openEstargz, type RandomAccessSource } from "../../../plugins/snapshotter-stargz/estargz/index.ts";
-import { watchTocArrival } from "../../../plugins/snapshotter-stargz/toc-arrival.ts";
+import { tocTailGuess, watchTocArrival } from "../../../plugins/snapshotter-stargz/toc-arrival.ts";
 import { layerTar, noise } from "./helpers.ts";
 
 const settled = async (p: Promise<unknown>) => {
@@ -60,4 +60,17 @@ test("watchTocArrival: a small TOC is in with the first read; a blob without an 
   const junk = watchTocArrival(bytesSource(noise(200_000, 9)));
   await junk.source.readAt(200_000 - 65536, 65536);
   expect(await settled(junk.arrived)).toBe(false);
+});
+
+describe("tocTailGuess", () => {
+  test("0.75% of the blob, at least 64 KiB, at most 1 MiB: the bench images' TOCs fit their first read", () => {
+    expect(tocTailGuess(1000)).toBe(64 << 10);
+    expect(tocTailGuess(8_660_000)).toBe(65_536);
+    // python's base layer: 30.19 MB blob, TOC member 188-216 KB
+    expect(tocTailGuess(30_190_000)).toBeGreaterThan(216_000);
+    expect(tocTailGuess(30_190_000)).toBeLessThan(240_000);
+    // the Go toolchain layer: 126.4 MB, TOC 784 KB
+    expect(tocTailGuess(126_420_000)).toBeGreaterThan(784_700);
+    expect(tocTailGuess(5e9)).toBe(1 << 20);
+  });
 });

@@ -1,0 +1,178 @@
+// The head stream (a layer's prefetch region asked for before its TOC is parsed): the landmark
+// found in the TOC's bytes, bytes handed out once in order, and BlobSource serving stream() calls
+// from it without requests of their own (small in-process registry stand-in).
+import { afterEach, describe, expect, test } from "bun:test";
+import { RegistryClient } from "../../../core/registry/client.ts";
+import { staticCredentials } from "../../../core/registry/credentials.ts";
+import { BlobSource } from "../../../plugins/snapshotter-stargz/blob-source.ts";
+import { buildEstargz, readToc, bytesSource, landmarkOf, parseToc } from "../../../plugins/snapshotter-stargz/estargz/index.ts";
+import { HeadStream, scanLandmark } from "../../../plugins/snapshotter-stargz/head-stream.ts";
+import { layerTar } from "./helpers.ts";
+
+const enc = new TextEncoder();
+
+describe("scanLandmark", () => {
+  test("finds the offset the parsed TOC gives, for a blob with prioritized files", async () => {
+    const tar = layerTar([
+      { name: "etc/", type: "dir" },
+      { name: "etc/a", data: "first" },
+      { name: "etc/b", data: "second".repeat(1000) },
+      { name: "etc/c", data: "third" },
+    ]);
+    const built = await buildEstargz(tar, { prioritizedFiles: ["etc/b"] });
+    const located = await readToc(bytesSource(built.blob!), { layerDigest: "sha256:x" });
+    const parsed = landmarkOf(parseToc(located.json, { layerDigest: "sha256:x", payloadEnd: located.payloadEnd }));
+    expect(parsed.kind).toBe("prefetch");
+    expect(scanLandmark(located.json)).toEqual({ kind: "prefetch", offset: parsed.prefetchEnd! });
+  });
+
+  test("no prioritized files: no-prefetch; no landmark at all: none", async () => {
+    const tar = layerTar([{ name: "a", data: "x" }]);
+    const none = await readToc(bytesSource((await buildEstargz(tar)).blob!), { layerDigest: "sha256:x" });
+    expect(scanLandmark(none.json)).toEqual({ kind: "no-prefetch" });
+    expect(scanLandmark(enc.encode('{"version":1,"entries":[{"name":"a","type":"reg","offset":0}]}'))).toEqual({ kind: "none" });
+  });
+
+  test("the name somewhere else than an entry's name, or an entry that does not hold up, is unknown", () => {
+    const link = '{"version":1,"entries":[{"name":"l","type":"symlink","linkName":".prefetch.landmark"}]}';
+    expect(scanLandmark(enc.encode(link))).toEqual({ kind: "unknown" });
+    const noOffset = '{"version":1,"entries":[{"name":".prefetch.landmark","type":"reg","size":1}]}';
+    expect(scanLandmark(enc.encode(noOffset))).toEqual({ kind: "unknown" });
+    const xattrs = '{"version":1,"entries":[{"name":".prefetch.landmark","type":"reg","xattrs":{"a":"b"},"offset":5}]}';
+    expect(scanLandmark(enc.encode(xattrs))).toEqual({ kind: "unknown" });
+    const negative = '{"version":1,"entries":[{"name":".prefetch.landmark","type":"reg","offset":-5}]}';
+    expect(scanLandmark(enc.encode(negative))).toEqual({ kind: "unknown" });
+  });
+});
+
+describe("HeadStream", () => {
+  const bytes = (from: number, n: number) => new Uint8Array(n).map((_, i) => (from + i) & 0xff);
+
+  test("hands a range out as it arrives, in order, and drops what it handed out", async () => {
+    const h = new HeadStream(100, 300);
+    const got: Uint8Array[] = [];
+    const taking = h.take(150, 350, (b) => got.push(b.slice()));
+    h.push(bytes(100, 120));
+    await Bun.sleep(1);
+    expect(Buffer.concat(got)).toEqual(Buffer.from(bytes(150, 70)));
+    h.push(bytes(220, 180));
+    expect(await taking).toBe(350);
+    expect(Buffer.concat(got)).toEqual(Buffer.from(bytes(150, 200)));
+    // [100, 150) and [350, 400) were not asked for: still held (with the buffers they came in).
+    expect(h.heldBytes).toBe(100);
+    const whole = new HeadStream(0, 100);
+    whole.push(bytes(0, 100));
+    expect(await whole.take(0, 100, () => {})).toBe(100);
+    expect(whole.heldBytes).toBe(0);
+    // Handed out and dropped: a second taker of the same bytes is sent elsewhere at once.
+    expect(await whole.take(0, 100, () => {})).toBe(0);
+    h.release();
+    expect(h.heldBytes).toBe(0);
+  });
+
+  test("a stream that ends early, or is released, ends a waiting taker where the bytes stopped", async () => {
+    const h = new HeadStream(0, 100);
+    const taking = h.take(0, 100, () => {});
+    h.push(bytes(0, 40));
+    h.finish();
+    expect(await taking).toBe(40);
+    const r = new HeadStream(0, 100);
+    const waiting = r.take(10, 50, () => {});
+    r.release();
+    expect(await waiting).toBe(10);
+  });
+});
+
+describe("BlobSource head stream", () => {
+  const servers: { stop(force?: boolean): void }[] = [];
+  afterEach(() => {
+    for (const s of servers.splice(0)) s.stop(true);
+  });
+  const BLOB = new Uint8Array(200_000).map((_, i) => (i * 7) & 0xff);
+  const DIGEST = `sha256:${"cd".repeat(32)}`;
+
+  /** A registry stand-in answering Range GETs; `cut` ends a body after that many bytes once. */
+  function registry(opts: { cutAfter?: number } = {}) {
+    const ranges: string[] = [];
+    let cut = opts.cutAfter;
+    const s = Bun.serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      fetch(req) {
+        const m = /bytes=(\d+)-(\d+)/.exec(req.headers.get("range") ?? "")!;
+        ranges.push(`${m[1]}-${m[2]}`);
+        const [a, b] = [Number(m[1]), Number(m[2]) + 1];
+        const body = BLOB.subarray(a, b);
+        const headers = { "content-range": `bytes ${a}-${b - 1}/${BLOB.length}`, "content-type": "application/octet-stream" };
+        if (cut !== undefined) {
+          const n = cut;
+          cut = undefined;
+          // A body that breaks after n bytes (the length promised is not delivered).
+          const stream = new ReadableStream({
+            async start(c) {
+              c.enqueue(body.subarray(0, n));
+              await Bun.sleep(50);
+              c.error(new Error("cut"));
+            },
+          });
+          return new Response(stream, { status: 206, headers });
+        }
+        return new Response(body, { status: 206, headers });
+      },
+    });
+    servers.push(s);
+    return { host: `127.0.0.1:${s.port}`, ranges };
+  }
+
+  function source(host: string, counted: { bytes: number }): BlobSource {
+    const client = new RegistryClient({ credentials: [staticCredentials({})], retry: { attempts: 3, baseDelayMs: 10, maxDelayMs: 100 } });
+    return new BlobSource({ client, repo: { registry: host, repository: "team/app" }, digest: DIGEST, size: BLOB.length, deadlineMs: 10_000, minWaitMs: 10, maxWaitMs: 100, onBytes: (n) => (counted.bytes += n) });
+  }
+
+  async function streamed(src: BlobSource, offset: number, length: number): Promise<Uint8Array> {
+    const parts: Uint8Array[] = [];
+    await src.stream({ offset, length }, (b) => parts.push(b.slice()));
+    return new Uint8Array(Buffer.concat(parts));
+  }
+
+  test("ranges inside the head come from its one request; bytes are counted once", async () => {
+    const r = registry();
+    const counted = { bytes: 0 };
+    const src = source(r.host, counted);
+    src.streamHead({ offset: 0, length: 120_000 });
+    const [a, b] = await Promise.all([streamed(src, 100, 50_000), streamed(src, 50_100, 69_900)]);
+    expect(a).toEqual(BLOB.subarray(100, 50_100));
+    expect(b).toEqual(BLOB.subarray(50_100, 120_000));
+    expect(r.ranges).toEqual(["0-119999"]);
+    expect(counted.bytes).toBe(120_000);
+    src.releaseHead();
+  });
+
+  test("a range running past the head gets the rest in a request of its own", async () => {
+    const r = registry();
+    const src = source(r.host, { bytes: 0 });
+    src.streamHead({ offset: 0, length: 1000 });
+    expect(await streamed(src, 500, 2000)).toEqual(BLOB.subarray(500, 2500));
+    expect(r.ranges).toEqual(["0-999", "1000-2499"]);
+  });
+
+  test("a head stream whose body breaks resumes where it stopped; its takers get every byte once", async () => {
+    const r = registry({ cutAfter: 30_000 });
+    const src = source(r.host, { bytes: 0 });
+    src.streamHead({ offset: 0, length: 100_000 });
+    expect(await streamed(src, 0, 100_000)).toEqual(BLOB.subarray(0, 100_000));
+    expect(r.ranges[0]).toBe("0-99999");
+    expect(r.ranges.length).toBe(2);
+    expect(Number(r.ranges[1].split("-")[0])).toBeGreaterThan(0);
+  });
+
+  test("after releaseHead, ranges go to the network", async () => {
+    const r = registry();
+    const src = source(r.host, { bytes: 0 });
+    src.streamHead({ offset: 0, length: 1000 });
+    expect(await streamed(src, 0, 1000)).toEqual(BLOB.subarray(0, 1000));
+    src.releaseHead();
+    expect(await streamed(src, 0, 1000)).toEqual(BLOB.subarray(0, 1000));
+    expect(r.ranges).toEqual(["0-999", "0-999"]);
+  });
+});
