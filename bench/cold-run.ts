@@ -51,6 +51,12 @@ export function phaseSeconds(marks: Record<string, { first: number; last: number
   return out;
 }
 
+/** "user U s, system S s" of an exited child (for the debug log). */
+function cpuOf(child: { resourceUsage(): { cpuTime: { user: number | bigint; system: number | bigint } } | undefined }): string {
+  const u = child.resourceUsage();
+  return u ? `user ${(Number(u.cpuTime.user) / 1e6).toFixed(3)} s, system ${(Number(u.cpuTime.system) / 1e6).toFixed(3)} s` : 'unknown';
+}
+
 /** Unmounts whatever a failed child left under `dir` (deepest first), so it can be removed. */
 function unmountUnder(dir: string): void {
   const lines = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter(Boolean);
@@ -89,7 +95,7 @@ export async function coldRun(opts: {
     opts.signal?.removeEventListener('abort', onAbort);
     const net = opts.delay.stats();
     // For debugging a run: its stderr (e.g. EDGEBUILD_STARGZ_TRACE lines) appended to a file.
-    if (process.env.EDGEBUILD_BENCH_CHILD_LOG) appendFileSync(process.env.EDGEBUILD_BENCH_CHILD_LOG, `=== ${opts.workload.name} ${opts.ref} (${opts.snapshotter}) exit ${code} in ${total.toFixed(3)} s, started at epoch ms ${(performance.timeOrigin + t0).toFixed(0)}\n${err}`);
+    if (process.env.EDGEBUILD_BENCH_CHILD_LOG) appendFileSync(process.env.EDGEBUILD_BENCH_CHILD_LOG, `=== ${opts.workload.name} ${opts.ref} (${opts.snapshotter}) exit ${code} in ${total.toFixed(3)} s, started at epoch ms ${(performance.timeOrigin + t0).toFixed(0)}, cpu ${cpuOf(child)}\n${err}link-down-10ms ${opts.delay.timeline().join(",")} connections ${net.connections} requests ${net.requests}\n`);
     if (code !== 0) {
       const why = (err || out).trim().split('\n').filter((l) => !l.startsWith('    at ')).slice(-3).join(' | ');
       throw new Error(`${opts.workload.name} on ${opts.ref} (snapshotter ${opts.snapshotter}) exited ${code}: ${why}`);

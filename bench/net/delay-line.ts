@@ -19,6 +19,8 @@ export interface DelayLine {
   /** Changes the delay for new bytes (images are pushed unshaped, then shaping starts). */
   setRtt(ms: number): void;
   stats(): DelayLineStats;
+  /** Bytes delivered to clients per 10 ms since the last reset (for EDGEBUILD_BENCH_CHILD_LOG). */
+  timeline(): number[];
   reset(): void;
   close(): Promise<void>;
 }
@@ -59,7 +61,7 @@ export class RequestCounter {
 }
 
 /** One direction of a connection: chunks are written to `to` once they are `delayMs` old. */
-function pipeDelayed(from: net.Socket, to: net.Socket, delayMs: () => number, onChunk: (c: Buffer) => void, startAt: () => number): void {
+function pipeDelayed(from: net.Socket, to: net.Socket, delayMs: () => number, onChunk: (c: Buffer) => void, startAt: () => number, onSent?: (bytes: number) => void): void {
   const queue: { due: number; data: Buffer }[] = [];
   let queued = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -67,6 +69,7 @@ function pipeDelayed(from: net.Socket, to: net.Socket, delayMs: () => number, on
   // A slow reader on the far side pauses the source, as a TCP window would.
   let blocked = false;
   const send = (data: Buffer) => {
+    onSent?.(data.length);
     if (to.destroyed || to.write(data) || blocked) return;
     blocked = true;
     from.pause();
@@ -109,6 +112,8 @@ function pipeDelayed(from: net.Socket, to: net.Socket, delayMs: () => number, on
 
 export async function startDelayLine(upstream: { host: string; port: number }, rttMs: number): Promise<DelayLine> {
   const stats: DelayLineStats = { bytesDown: 0, bytesUp: 0, requests: 0, connections: 0 };
+  let bins: number[] = [];
+  let resetAt = performance.now();
   const sockets = new Set<net.Socket>();
   let rtt = rttMs;
   const half = () => rtt / 2;
@@ -126,7 +131,10 @@ export async function startDelayLine(upstream: { host: string; port: number }, r
       counter.push(c);
       stats.requests += counter.count - before;
     }, () => openedAt + half());
-    pipeDelayed(upstreamSock, client, half, (c) => void (stats.bytesDown += c.length), () => 0);
+    pipeDelayed(upstreamSock, client, half, (c) => void (stats.bytesDown += c.length), () => 0, (n) => {
+      const bin = Math.floor((performance.now() - resetAt) / 10);
+      if (bin >= 0 && bin < 100_000) bins[bin] = (bins[bin] ?? 0) + n;
+    });
     // Ends travel through the pipes (after the held bytes); only errors cut both sides at once.
     // Destroying on 'close' would drop bytes still buffered for a slow reader.
     const fail = () => {
@@ -150,7 +158,12 @@ export async function startDelayLine(upstream: { host: string; port: number }, r
     },
     setRtt: (ms) => void (rtt = ms),
     stats: () => ({ ...stats }),
-    reset: () => Object.assign(stats, { bytesDown: 0, bytesUp: 0, requests: 0, connections: 0 }),
+    timeline: () => Array.from(bins, (n) => n ?? 0),
+    reset: () => {
+      Object.assign(stats, { bytesDown: 0, bytesUp: 0, requests: 0, connections: 0 });
+      bins = [];
+      resetAt = performance.now();
+    },
     close: async () => {
       for (const s of sockets) s.destroy();
       await new Promise<void>((res) => server.close(() => res()));
