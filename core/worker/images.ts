@@ -51,6 +51,7 @@ export class RegistryImageProvider implements ImageProvider {
 
   async resolve(refText: string, platform: Platform): Promise<ImageInfo> {
     const ref = parseReference(refText);
+    phase('resolve-start');
     const resolved = await resolveImage(this.client, ref, platform);
     phase('manifest');
     if (isRemoteSnapshotter(this.snapshotter) && this.snapshotter.warmRemote) {
