@@ -47,3 +47,13 @@ describe("snapshotter.stargz registration", () => {
     await expect(host.init()).rejects.toThrow(/prefetch_sizee/);
   });
 });
+
+describe("decode_threads default", () => {
+  test("one per core beyond the first, at least 1, at most 2; a configured value wins", async () => {
+    const { defaultDecodeThreads, StargzConfigSchema } = await import("../../../plugins/snapshotter-stargz/config.ts");
+    const v = await import("valibot");
+    expect([1, 2, 3, 4, 64].map((n) => defaultDecodeThreads(n))).toEqual([1, 1, 2, 2, 2]);
+    expect(v.parse(StargzConfigSchema, {}).decode_threads).toBe(defaultDecodeThreads());
+    expect(v.parse(StargzConfigSchema, { decode_threads: 3 }).decode_threads).toBe(3);
+  });
+});
