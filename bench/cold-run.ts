@@ -86,7 +86,8 @@ export async function coldRun(opts: {
     const argv = [...selfCommand(), '--root', join(run, 'root'), ...(opts.configPath ? ['--config', opts.configPath] : []), ...(process.env.EDGEBUILD_BENCH_CHILD_LOG ? ['--debug'] : []), 'bench', '__run', spec];
     const t0 = performance.now();
     const child = Bun.spawn(argv, { stdout: 'pipe', stderr: 'pipe', env: { ...process.env, EDGEBUILD_CONFIG: opts.configPath ?? '' } });
-    const peakRss = watchPeakRss(child.pid);
+    const rssTimeline: string[] | undefined = process.env.EDGEBUILD_BENCH_CHILD_LOG ? [] : undefined;
+    const peakRss = watchPeakRss(child.pid, 25, rssTimeline);
     const onAbort = () => child.kill('SIGINT');
     opts.signal?.addEventListener('abort', onAbort);
     const [out, err, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
@@ -95,7 +96,7 @@ export async function coldRun(opts: {
     opts.signal?.removeEventListener('abort', onAbort);
     const net = opts.delay.stats();
     // For debugging a run: its stderr (e.g. EDGEBUILD_STARGZ_TRACE lines) appended to a file.
-    if (process.env.EDGEBUILD_BENCH_CHILD_LOG) appendFileSync(process.env.EDGEBUILD_BENCH_CHILD_LOG, `=== ${opts.workload.name} ${opts.ref} (${opts.snapshotter}) exit ${code} in ${total.toFixed(3)} s, started at epoch ms ${(performance.timeOrigin + t0).toFixed(0)}, cpu ${cpuOf(child)}\n${err}link-down-10ms ${opts.delay.timeline().join(",")} connections ${net.connections} requests ${net.requests}\n`);
+    if (process.env.EDGEBUILD_BENCH_CHILD_LOG) appendFileSync(process.env.EDGEBUILD_BENCH_CHILD_LOG, `=== ${opts.workload.name} ${opts.ref} (${opts.snapshotter}) exit ${code} in ${total.toFixed(3)} s, started at epoch ms ${(performance.timeOrigin + t0).toFixed(0)}, cpu ${cpuOf(child)}\n${err}link-down-10ms ${opts.delay.timeline().join(",")} connections ${net.connections} requests ${net.requests}\nrss-ms:MiB/anon/file ${rssTimeline?.join(' ')}\n`);
     if (code !== 0) {
       const why = (err || out).trim().split('\n').filter((l) => !l.startsWith('    at ')).slice(-3).join(' | ');
       throw new Error(`${opts.workload.name} on ${opts.ref} (snapshotter ${opts.snapshotter}) exited ${code}: ${why}`);
