@@ -192,12 +192,15 @@ export class RegistryClient {
    * first starting at range.offset, `length` bytes in all. Resolves once all are delivered; a body
    * that ends early or breaks fails with what was delivered so far kept by the caller (resume with
    * the rest). A server that ignores Range (200) is read up to the range and skipped forward to it.
+   * `signal` stops it, also mid-body.
    */
-  async streamBlobRange(repo: RepoRef, digest: string, range: ByteRange, onData: (bytes: Uint8Array) => void): Promise<void> {
+  async streamBlobRange(repo: RepoRef, digest: string, range: ByteRange, onData: (bytes: Uint8Array) => void, signal?: AbortSignal): Promise<void> {
     if (range.length <= 0 || range.offset < 0) throw new RegistryError(`blob ${digest}: invalid range offset ${range.offset} length ${range.length}`);
     const what = `blob ${digest} in ${repo.registry}/${repo.repository}`;
     const last = range.offset + range.length - 1;
-    const res = await this.pullFrom(repo, (ep, base) => this.transport.request({ ...base, method: 'GET', path: `/v2/${repo.repository}/blobs/${digest}`, headers: { Range: `bytes=${range.offset}-${last}` }, what }));
+    const res = await this.pullFrom(repo, (ep, base) =>
+      this.transport.request({ ...base, signal: signal && base.signal ? AbortSignal.any([signal, base.signal]) : (signal ?? base.signal), method: 'GET', path: `/v2/${repo.repository}/blobs/${digest}`, headers: { Range: `bytes=${range.offset}-${last}` }, what }),
+    );
     const type = res.headers.get('content-type') ?? '';
     if (res.status === 206 && /^multipart\/byteranges/i.test(type)) {
       await res.body?.cancel();
@@ -213,6 +216,9 @@ export class RegistryClient {
     } else skip = range.offset; // 200: the whole blob from its start
     let left = range.length;
     const reader = res.body!.getReader();
+    // An abort after the response head stops the body too (the connection is dropped).
+    const onAbort = () => void reader.cancel().catch(() => {});
+    signal?.addEventListener('abort', onAbort, { once: true });
     try {
       while (left > 0) {
         const { value, done } = await reader.read();
@@ -232,6 +238,7 @@ export class RegistryClient {
       // could close it, and the next request would pay a connect and slow start).
       if (res.status === 206) while (!(await reader.read()).done);
     } finally {
+      signal?.removeEventListener('abort', onAbort);
       await reader.cancel().catch(() => {});
     }
   }

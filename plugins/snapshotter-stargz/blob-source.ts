@@ -28,6 +28,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export class BlobSource {
   requests = 0;
   private head: HeadStream | undefined;
+  private stopHead: AbortController | undefined;
   constructor(readonly opts: BlobSourceOptions) {}
 
   /**
@@ -39,13 +40,15 @@ export class BlobSource {
     if (this.head || range.length <= 0) return;
     const head = new HeadStream(range.offset, range.length);
     this.head = head;
+    const stop = new AbortController();
+    this.stopHead = stop;
     this.opts.trace?.(`head stream of ${this.opts.digest} [${range.offset}, +${range.length}) asked`);
     let first = true;
     this.stream(range, (piece) => {
       if (first) this.opts.trace?.(`head stream of ${this.opts.digest}: first bytes`);
       first = false;
       head.push(piece);
-    }, false).then(
+    }, false, stop.signal).then(
       () => head.finish(),
       (e: Error) => {
         head.finish();
@@ -58,6 +61,9 @@ export class BlobSource {
   releaseHead(): void {
     this.head?.release();
     this.head = undefined;
+    // Still on the wire (the layer closed or failed mid-prefetch): not wanted any more.
+    this.stopHead?.abort();
+    this.stopHead = undefined;
   }
 
   get size(): number {
@@ -79,7 +85,7 @@ export class BlobSource {
    * retries and deadline as fetch(): a broken body is asked for again from the first byte not yet
    * delivered, so nothing is delivered twice.
    */
-  async stream(range: ByteRange, onData: (bytes: Uint8Array) => void, fromHead = true): Promise<void> {
+  async stream(range: ByteRange, onData: (bytes: Uint8Array) => void, fromHead = true, signal?: AbortSignal): Promise<void> {
     const { client, repo, digest } = this.opts;
     let done = 0;
     const head = fromHead ? this.head : undefined;
@@ -99,11 +105,12 @@ export class BlobSource {
           done += piece.length;
           this.opts.onBytes?.(piece.length);
           onData(piece);
-        });
+        }, signal);
         if (done < range.length) throw new Error(`${range.length - done} bytes missing`);
         if (attempt > 1 && before > 0) this.opts.trace?.(`resumed ${digest} at +${before} of [${range.offset}, +${range.length})`);
       },
       () => (live = 0),
+      signal,
     );
   }
 
@@ -112,7 +119,7 @@ export class BlobSource {
    * that stops mid-way: the client retries by itself only up to the response head). A registry
    * that answers no is not asked again. `abandon` runs after each failed or timed-out attempt.
    */
-  private async retrying<T>(bytes: () => string, once: (attempt: number) => Promise<T>, abandon: () => void = () => {}): Promise<T> {
+  private async retrying<T>(bytes: () => string, once: (attempt: number) => Promise<T>, abandon: () => void = () => {}, signal?: AbortSignal): Promise<T> {
     const { repo, digest, deadlineMs } = this.opts;
     const started = Date.now();
     let wait = this.opts.minWaitMs;
@@ -128,6 +135,7 @@ export class BlobSource {
         ]);
       } catch (e) {
         abandon();
+        if (signal?.aborted) throw new Error(`blob ${digest} in ${repo.registry}/${repo.repository}: bytes ${bytes()} no longer wanted`);
         const spent = Date.now() - started;
         if (e instanceof RegistryError && e.status !== undefined && !transientStatus(e.status)) throw this.refused(e);
         if (!(e instanceof DeadlineError)) cause ??= (e as Error).message;

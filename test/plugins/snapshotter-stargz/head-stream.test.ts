@@ -166,6 +166,43 @@ describe("BlobSource head stream", () => {
     expect(Number(r.ranges[1].split("-")[0])).toBeGreaterThan(0);
   });
 
+  test("releaseHead while the head is on the wire stops its download (the registry sees the body cancelled)", async () => {
+    let cancelled = false;
+    let sent = 0;
+    const s = Bun.serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      fetch(req) {
+        const [a, b] = /bytes=(\d+)-(\d+)/.exec(req.headers.get("range") ?? "")!.slice(1).map(Number);
+        const body = new ReadableStream({
+          async pull(c) {
+            await Bun.sleep(20);
+            if (sent >= b + 1 - a) return c.close();
+            const n = Math.min(1000, b + 1 - a - sent);
+            c.enqueue(BLOB.subarray(a + sent, a + sent + n));
+            sent += n;
+          },
+          cancel() {
+            cancelled = true;
+          },
+        });
+        return new Response(body, { status: 206, headers: { "content-range": `bytes ${a}-${b}/${BLOB.length}`, "content-length": String(b + 1 - a) } });
+      },
+    });
+    servers.push(s);
+    const src = source(`127.0.0.1:${s.port}`, { bytes: 0 });
+    src.streamHead({ offset: 0, length: 150_000 });
+    for (let i = 0; i < 100 && sent < 3000; i++) await Bun.sleep(10);
+    expect(sent).toBeGreaterThanOrEqual(3000);
+    src.releaseHead();
+    for (let i = 0; i < 100 && !cancelled; i++) await Bun.sleep(10);
+    expect(cancelled).toBe(true);
+    const at = sent;
+    await Bun.sleep(150);
+    expect(sent - at).toBeLessThanOrEqual(2000);
+    expect(sent).toBeLessThan(150_000);
+  });
+
   test("after releaseHead, ranges go to the network", async () => {
     const r = registry();
     const src = source(r.host, { bytes: 0 });
