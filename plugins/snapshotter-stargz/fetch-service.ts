@@ -243,16 +243,23 @@ export class FetchService {
    * until no other layer's TOC is on its way. Returns whether it was started or scheduled.
    */
   private streamHead(source: BlobSource, located: LocatedToc): boolean {
-    const c = this.config;
-    if (c.noprefetch) return false;
+    if (this.config.noprefetch) return false;
     const mark = scanLandmark(located.json);
-    const end = Math.min(located.payloadEnd, mark.kind === "prefetch" ? mark.offset : mark.kind === "none" ? c.prefetch_size : 0);
+    const end = mark.kind === "unknown" ? 0 : Math.min(located.payloadEnd, this.prefetchEnd({ kind: mark.kind, prefetchEnd: mark.kind === "prefetch" ? mark.offset : undefined }));
     if (end <= 0 || this.cache.holdsAny(source.opts.digest)) return false;
-    const tocs = [...this.openingTocs];
-    const go = () => source.streamHead({ offset: 0, length: end });
-    if (tocs.length) void Promise.allSettled(tocs).then(go);
-    else go();
+    void this.afterOtherTocs(() => source.streamHead({ offset: 0, length: end }));
     return true;
+  }
+
+  /** End of the blob range a layer prefetches: up to its landmark, prefetch_size without one. */
+  private prefetchEnd(mark: Pick<LandmarkInfo, "kind" | "prefetchEnd">): number {
+    return (mark.kind === "prefetch" ? mark.prefetchEnd : mark.kind === "none" ? this.config.prefetch_size : 0) ?? 0;
+  }
+
+  /** Runs `go` once no TOC that is on its way now is still on the link (see openingTocs). */
+  private afterOtherTocs<T>(go: () => T | Promise<T>): Promise<T> {
+    const tocs = [...this.openingTocs];
+    return tocs.length ? Promise.allSettled(tocs).then(go) : Promise.resolve(go());
   }
 
   /**
@@ -317,15 +324,12 @@ export class FetchService {
    */
   private startPrefetch(l: ServedLayer, mark: Pick<LandmarkInfo, "kind" | "prefetchEnd">): Promise<void> | undefined {
     if (this.config.noprefetch) return undefined;
-    const end = mark.kind === "prefetch" ? mark.prefetchEnd : mark.kind === "none" ? this.config.prefetch_size : 0;
-    const ids = chunksBefore(l.fetcher.chunks, end ?? 0).filter((id) => !l.fetcher.isCached(id));
+    const ids = chunksBefore(l.fetcher.chunks, this.prefetchEnd(mark)).filter((id) => !l.fetcher.isCached(id));
     if (ids.length === 0) return undefined;
     l.state = "prefetching";
-    const tocs = [...this.openingTocs];
     // Not urgent: pieces go out in blob order (the order the workload was recorded reading in), and
     // reads of other chunks go ahead of the pieces still queued.
-    const go = () => l.fetcher.ensure(ids, { urgent: false, maxRequestBytes: PREFETCH_REQUEST_BYTES, exact: true });
-    return this.demand.during(tocs.length ? Promise.allSettled(tocs).then(() => (l.closed ? undefined : go())) : go());
+    return this.demand.during(this.afterOtherTocs(() => (l.closed ? undefined : l.fetcher.ensure(ids, { urgent: false, maxRequestBytes: PREFETCH_REQUEST_BYTES, exact: true }))));
   }
 
   /** Answers the FUSE workers' chunk requests for one layer. */

@@ -9,6 +9,7 @@
 // the head is asked for at once, and its bytes wait here until the fetcher's prefetch asks for
 // the ranges it covers (BlobSource.stream serves them from here, with no request of their own).
 // Bytes are dropped as they are handed out; what nobody took goes with release().
+import { NO_PREFETCH_LANDMARK, PREFETCH_LANDMARK } from "./estargz/constants.ts";
 
 /**
  * The landmark of a TOC's JSON, found by a byte search (no parse): "prefetch" with the landmark
@@ -17,14 +18,14 @@
  */
 export function scanLandmark(json: Uint8Array): { kind: "prefetch"; offset: number } | { kind: "no-prefetch" | "none" | "unknown" } {
   const buf = Buffer.from(json.buffer, json.byteOffset, json.byteLength);
-  const at = buf.indexOf('".prefetch.landmark"');
-  if (at < 0) return { kind: buf.indexOf('".no.prefetch.landmark"') >= 0 ? "no-prefetch" : "none" };
+  const at = buf.indexOf(JSON.stringify(PREFETCH_LANDMARK));
+  if (at < 0) return buf.indexOf(JSON.stringify(NO_PREFETCH_LANDMARK)) >= 0 ? { kind: "no-prefetch" } : { kind: "none" };
   const open = buf.lastIndexOf(0x7b /* { */, at);
   const close = buf.indexOf(0x7d /* } */, at);
   if (open < 0 || close < 0) return { kind: "unknown" };
   try {
     const entry = JSON.parse(buf.toString("utf8", open, close + 1)) as { name?: unknown; type?: unknown; offset?: unknown };
-    if (entry.name !== ".prefetch.landmark" || entry.type !== "reg" || typeof entry.offset !== "number" || !Number.isSafeInteger(entry.offset) || entry.offset < 0) return { kind: "unknown" };
+    if (entry.name !== PREFETCH_LANDMARK || entry.type !== "reg" || typeof entry.offset !== "number" || !Number.isSafeInteger(entry.offset) || entry.offset < 0) return { kind: "unknown" };
     return { kind: "prefetch", offset: entry.offset };
   } catch {
     return { kind: "unknown" };
