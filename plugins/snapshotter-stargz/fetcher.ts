@@ -118,7 +118,8 @@ export class LayerFetcher {
   private readonly pipeline: Semaphore;
   /** Chunks ordered by blob offset, for growing requests over neighbours. */
   private readonly byOffset: ChunkRef[];
-  private readonly position = new Map<number, number>();
+  /** Place of each chunk id in byOffset. */
+  private readonly position: Int32Array;
   lastError: string | undefined;
   cachedChunks = 0;
   /** Chunks counted in cachedChunks (each once, whoever cached it). */
@@ -128,7 +129,8 @@ export class LayerFetcher {
     this.limiter = new Semaphore(opts.maxConcurrency);
     this.pipeline = new Semaphore(opts.maxConcurrency * 2);
     this.byOffset = [...opts.table.chunks].sort((a, b) => a.offset - b.offset || a.innerOffset - b.innerOffset);
-    this.byOffset.forEach((c, i) => this.position.set(c.id, i));
+    this.position = new Int32Array(this.byOffset.length);
+    this.byOffset.forEach((c, i) => (this.position[c.id] = i));
     for (const c of opts.cache.cachedAmong(opts.layerDigest, this.byOffset)) this.markCached(c, false);
   }
 
@@ -155,7 +157,7 @@ export class LayerFetcher {
   following(id: number, bytes: number, bigFileBytes: number): number[] {
     const from = this.chunks[id].compressedEnd;
     const out: number[] = [];
-    for (let i = this.position.get(id)! + 1; i < this.byOffset.length; i++) {
+    for (let i = this.position[id] + 1; i < this.byOffset.length; i++) {
       const c = this.byOffset[i];
       if (c.compressedEnd - from > bytes || c.file.size > bigFileBytes) break;
       // What this fetcher knows (no stat per chunk): the request drops what turns out cached.
@@ -241,7 +243,7 @@ export class LayerFetcher {
     const min = this.opts.minRequestBytes;
     const start = run[0].offset;
     let last = run.at(-1)!;
-    for (let i = this.position.get(last.id)! + 1; i < this.byOffset.length && last.compressedEnd - start < min; i++) {
+    for (let i = this.position[last.id] + 1; i < this.byOffset.length && last.compressedEnd - start < min; i++) {
       const c = this.byOffset[i];
       if (c.offset !== last.compressedEnd && c.offset !== last.offset) break;
       if (this.inflight.has(c.id) || this.isCached(c.id)) break;

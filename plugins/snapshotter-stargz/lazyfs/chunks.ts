@@ -50,6 +50,12 @@ export function buildChunkTable(toc: ParsedToc): ChunkTable {
   return { chunks, byFile };
 }
 
+/** Ids of every chunk of `c`'s file (a file's chunks are numbered one after another). */
+export function fileChunkIds(c: ChunkRef): number[] {
+  const first = c.id - c.index;
+  return Array.from({ length: c.file.chunks.length }, (_, i) => first + i);
+}
+
 /** Directory of one layer's cached chunks. */
 export function layerCacheDir(cacheDir: string, layerDigest: string): string {
   return join(cacheDir, layerDigest.replace(":", "-"));

@@ -6,7 +6,8 @@ import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import * as v from "valibot";
 import { buildEstargz, bytesSource, EstargzReader, normalizeToc, openEstargz, parseToc, readToc, TocSchema, type LocatedToc } from "../../../plugins/snapshotter-stargz/estargz/index.ts";
-import { buildChunkTable, type ChunkTable } from "../../../plugins/snapshotter-stargz/lazyfs/chunks.ts";
+import { heapStats } from "bun:jsc";
+import { buildChunkTable, fileChunkIds, type ChunkTable } from "../../../plugins/snapshotter-stargz/lazyfs/chunks.ts";
 import { cleanEntryName } from "../../../plugins/snapshotter-stargz/estargz/names.ts";
 import { parsedLayerOf, parseTocInThread, TableReader, tableFromParsed } from "../../../plugins/snapshotter-stargz/toc-parse.ts";
 import { layerTar, noise, type EntrySpec } from "./helpers.ts";
@@ -89,6 +90,35 @@ describe("TOC parse thread", () => {
     expect(local).toContain(`layer ${LAYER}: entry "a": data offset 999`);
     await expect(parseTocInThread(LAYER, 100, json.slice())).rejects.toThrow(local!);
     await expect(parseTocInThread(LAYER, 100, new TextEncoder().encode("{nope"))).rejects.toThrow(`layer ${LAYER}: TOC is not valid JSON`);
+  });
+
+  test("the table keeps nothing per file until a file is asked for", async () => {
+    const files = 3000;
+    const entries: EntrySpec[] = Array.from({ length: files }, (_, i) => ({ name: `d${i % 30}/f${i}`, data: noise(40 + (i % 200), i) }));
+    const b = (await buildEstargz(layerTar(entries), { chunkSize: CHUNK })).blob!;
+    const reader = await openEstargz(bytesSource(b), { layerDigest: LAYER });
+    const parsed = parsedLayerOf(reader.toc);
+    const counts = () => {
+      for (let i = 0; i < 3; i++) Bun.gc(true);
+      const t = heapStats().objectTypeCounts as Record<string, number>;
+      return { arrays: t.Array ?? 0, strings: t.string ?? 0 };
+    };
+    const before = counts();
+    const table = tableFromParsed(parsed);
+    let end = 0;
+    for (const c of table.chunks) end = Math.max(end, c.compressedEnd); // spans are read off the index
+    // The chunks of one file are found from any of its chunks, without a table of all files.
+    const some = table.chunks[1234];
+    expect(fileChunkIds(some)).toContain(some.id);
+    const after = counts();
+    expect(table.chunks.length).toBeGreaterThanOrEqual(files);
+    expect(end).toBeGreaterThan(0);
+    // A file object, its chunk list and its name per file were 3 × 3000 objects here (6 MB for the Go toolchain).
+    expect(after.arrays - before.arrays).toBeLessThan(files / 10);
+    expect(after.strings - before.strings).toBeLessThan(files / 10);
+    // What byFile says, fileChunkIds says for every chunk.
+    for (const [, ids] of table.byFile) for (const id of ids) expect(fileChunkIds(table.chunks[id])).toEqual(ids);
+    (globalThis as { keep?: unknown }).keep = table;
   });
 
   test("chunks of the table are checked like EstargzReader checks them", async () => {
