@@ -27,43 +27,83 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class BlobSource {
   requests = 0;
-  private head: HeadStream | undefined;
-  private stopHead: AbortController | undefined;
+  /** Head streams (head-stream.ts): at most a speculative one and its continuation, in blob order. */
+  private heads: { head: HeadStream; stop: AbortController }[] = [];
+  private readonly closing = new AbortController();
   constructor(readonly opts: BlobSourceOptions) {}
 
   /**
    * Starts streaming `range` now, before anyone asks for it (head-stream.ts): stream() calls for
    * ranges starting inside it are served from those bytes, without a request of their own.
-   * One at a time; releaseHead() drops what nobody took.
+   * Ranges must not overlap a head already asked for; releaseHead() drops what nobody took.
    */
   streamHead(range: ByteRange): void {
-    if (this.head || range.length <= 0) return;
+    const end = range.offset + range.length;
+    if (range.length <= 0 || this.heads.some((h) => range.offset < h.head.end && h.head.start < end)) return;
     const head = new HeadStream(range.offset, range.length);
-    this.head = head;
     const stop = new AbortController();
-    this.stopHead = stop;
+    const entry = { head, stop };
+    this.heads.push(entry);
+    this.heads.sort((a, b) => a.head.start - b.head.start);
     this.opts.trace?.(`head stream of ${this.opts.digest} [${range.offset}, +${range.length}) asked`);
     let first = true;
     this.stream(range, (piece) => {
       if (first) this.opts.trace?.(`head stream of ${this.opts.digest}: first bytes`);
       first = false;
       head.push(piece);
+      // Cut short (cut()): the rest is not wanted, and the request stops taking the link.
+      if (head.reached >= head.end && head.end < end) stop.abort();
     }, false, stop.signal).then(
       () => head.finish(),
       (e: Error) => {
         head.finish();
-        this.opts.trace?.(`head stream of ${this.opts.digest} failed: ${e.message}`);
+        if (!stop.signal.aborted) this.opts.trace?.(`head stream of ${this.opts.digest} failed: ${e.message}`);
       },
     );
   }
 
-  /** Drops the head stream's bytes nobody took (after prefetch, or when the layer goes). */
+  /** Where the head streams asked for so far end (0: none). */
+  get headEnd(): number {
+    return this.heads.at(-1)?.head.end ?? 0;
+  }
+
+  /** The first `n` bytes of the blob from its head stream, once in (undefined: none, or taken). */
+  headBytes(n: number): Promise<Uint8Array | undefined> {
+    const h = this.heads[0];
+    return h && h.head.start === 0 ? h.head.first(n) : Promise.resolve(undefined);
+  }
+
+  /**
+   * Only [0, end) of the heads is wanted: bytes past it are dropped, and a head's request stops
+   * as soon as its wanted bytes are in (at once when they are).
+   */
+  cutHeads(end: number): void {
+    if (this.heads.length === 0) return;
+    for (const h of this.heads) {
+      h.head.cut(end);
+      if (h.head.reached >= h.head.end) h.stop.abort();
+    }
+    this.heads = this.heads.filter((h) => h.head.end > h.head.start);
+    if (this.heads.length === 0) this.opts.trace?.(`head streams of ${this.opts.digest} dropped`);
+  }
+
+  /**
+   * The layer is gone: the head is dropped, requests on the wire are stopped and none is retried
+   * or made any more (each fails at once, naming the blob).
+   */
+  close(): void {
+    this.releaseHead();
+    this.closing.abort();
+  }
+
+  /** Drops the head streams' bytes nobody took (after prefetch, or when the layer goes). */
   releaseHead(): void {
-    this.head?.release();
-    this.head = undefined;
-    // Still on the wire (the layer closed or failed mid-prefetch): not wanted any more.
-    this.stopHead?.abort();
-    this.stopHead = undefined;
+    for (const h of this.heads) {
+      h.head.release();
+      // Still on the wire (the layer closed or failed mid-prefetch): not wanted any more.
+      h.stop.abort();
+    }
+    this.heads = [];
   }
 
   get size(): number {
@@ -88,13 +128,18 @@ export class BlobSource {
   async stream(range: ByteRange, onData: (bytes: Uint8Array) => void, fromHead = true, signal?: AbortSignal): Promise<void> {
     const { client, repo, digest } = this.opts;
     let done = 0;
-    const head = fromHead ? this.head : undefined;
-    if (head && range.offset >= head.start && range.offset < head.end) {
-      // Bytes that came with the head stream were counted (onBytes) when they arrived.
-      done = (await head.take(range.offset, Math.min(range.offset + range.length, head.end), onData)) - range.offset;
+    // Bytes that came with a head stream were counted (onBytes) when they arrived.
+    for (let at = range.offset; fromHead; ) {
+      const head = this.heads.find((h) => at >= h.head.start && at < h.head.end)?.head;
+      if (!head) break;
+      const to = Math.min(range.offset + range.length, head.end);
+      at = await head.take(at, to, onData);
+      done = at - range.offset;
       if (done >= range.length) return;
+      if (at < to) break; // that head ended early: the rest from the network
     }
     let live = 0; // the attempt whose pieces count: one given up on (deadline) may still deliver
+    signal = signal ? AbortSignal.any([signal, this.closing.signal]) : this.closing.signal;
     await this.retrying(
       () => `${range.offset + done}+${range.length - done}`,
       async (attempt) => {
@@ -119,12 +164,13 @@ export class BlobSource {
    * that stops mid-way: the client retries by itself only up to the response head). A registry
    * that answers no is not asked again. `abandon` runs after each failed or timed-out attempt.
    */
-  private async retrying<T>(bytes: () => string, once: (attempt: number) => Promise<T>, abandon: () => void = () => {}, signal?: AbortSignal): Promise<T> {
+  private async retrying<T>(bytes: () => string, once: (attempt: number) => Promise<T>, abandon: () => void = () => {}, signal: AbortSignal = this.closing.signal): Promise<T> {
     const { repo, digest, deadlineMs } = this.opts;
     const started = Date.now();
     let wait = this.opts.minWaitMs;
     let cause: string | undefined; // the first real failure says more than the deadline that ends it
     for (let attempt = 1; ; attempt++) {
+      if (signal.aborted) throw new Error(`blob ${digest} in ${repo.registry}/${repo.repository}: bytes ${bytes()} no longer wanted`);
       const left = deadlineMs - (Date.now() - started);
       let timer: ReturnType<typeof setTimeout> | undefined;
       try {
@@ -135,7 +181,7 @@ export class BlobSource {
         ]);
       } catch (e) {
         abandon();
-        if (signal?.aborted) throw new Error(`blob ${digest} in ${repo.registry}/${repo.repository}: bytes ${bytes()} no longer wanted`);
+        if (signal.aborted) throw new Error(`blob ${digest} in ${repo.registry}/${repo.repository}: bytes ${bytes()} no longer wanted`);
         const spent = Date.now() - started;
         if (e instanceof RegistryError && e.status !== undefined && !transientStatus(e.status)) throw this.refused(e);
         if (!(e instanceof DeadlineError)) cause ??= (e as Error).message;

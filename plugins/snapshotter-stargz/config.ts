@@ -11,6 +11,13 @@ export const StargzConfigSchema = v.strictObject({
   /** How long a first read waits for the mount-time prefetch before fetching on its own. */
   prefetch_timeout_sec: v.optional(v.pipe(v.number(), v.minValue(0)), 10),
   noprefetch: v.optional(v.boolean(), false),
+  /**
+   * Bytes of a cold gzip layer's head asked for together with its footer and TOC, before the TOC
+   * says where the prefetch region ends (it is cut there or continued), so the link is not idle
+   * for the TOC's round trips; dropped within a round trip when the blob's first entry is its
+   * no-prefetch landmark. 0: the head waits for the TOC. (edgebuild's own setting.)
+   */
+  speculative_head_size: v.optional(uint, 512 << 10),
   no_background_fetch: v.optional(v.boolean(), false),
   /** Range requests in flight per layer. */
   max_concurrency: v.optional(positive, 2),

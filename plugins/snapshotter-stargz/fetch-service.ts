@@ -15,12 +15,14 @@ import { fileCachePath, fileChunkIds, type ChunkRef } from "./lazyfs/chunks.ts";
 import type { ChannelMessage, FetchReply } from "./lazyfs/protocol.ts";
 import { backgroundFetch, chunksBefore, DemandTracker, NeighbourFetch, PREFETCH_REQUEST_BYTES } from "./prefetch.ts";
 import { TailSource, TocStore } from "./toc-store.ts";
-import { scanLandmark } from "./head-stream.ts";
+import { firstEntryName, landmarkFirst, scanLandmark } from "./head-stream.ts";
 import { parsedLayerOf, TableReader, tableFromParsed, TocParser, type ParsedLayer } from "./toc-parse.ts";
 import type { WireToc } from "./toc-wire.ts";
 
 /** TOC JSON from this size on is parsed in a parse thread (toc-parse.ts), smaller ones here. */
 const PARSE_THREAD_TOC_BYTES = 2 << 20;
+/** First bytes looked at for the blob's first entry (its gzip member holds the tar header). */
+const HEAD_PEEK_BYTES = 4096;
 /** Blobs from this size on get their parse thread started before the TOC is in. */
 const EAGER_PARSE_THREAD_BLOB_BYTES = 64 << 20;
 /** File data a sequential reader may have fetched ahead of it. */
@@ -93,7 +95,7 @@ export class FetchService {
       const l = this.layers.get(m.key);
       if (l) {
         l.closed = true;
-        l.source.releaseHead();
+        l.source.close();
         l.channel.close();
         this.layers.delete(m.key);
       }
@@ -154,6 +156,7 @@ export class FetchService {
     let parser = layer.descriptor.size >= EAGER_PARSE_THREAD_BLOB_BYTES ? new TocParser(digest) : undefined;
     const toc = watchTocArrival(source);
     const opening = this.openToc(layer, toc.source, m.expectedTocDigest);
+    this.speculateHead(source, layer); // after the tail read: that one takes an idle connection first
     const inFlight = Promise.race([toc.arrived, opening]).catch(() => {});
     this.openingTocs.add(inFlight);
     void inFlight.finally(() => this.openingTocs.delete(inFlight));
@@ -178,6 +181,7 @@ export class FetchService {
       if (this.streamHead(source, located)) await new Promise((r) => setTimeout(r, 0)); // its request goes out before the parse
     } catch (e) {
       parser?.close();
+      source.releaseHead();
       throw e;
     } finally {
       headDecided();
@@ -216,6 +220,7 @@ export class FetchService {
     }
     this.layers.set(key, served);
     if (c.fuse.passthrough) for (const [file, ids] of table.byFile) if (ids.length > 1) this.queueAssembly(served, file);
+    source.cutHeads(c.noprefetch ? 0 : this.prefetchEnd(parsed.landmark));
     const prefetch = this.startPrefetch(served, parsed.landmark);
     this.listen(key, served, prefetch);
     const afterPrefetch = async () => {
@@ -245,10 +250,43 @@ export class FetchService {
   private streamHead(source: BlobSource, located: LocatedToc): boolean {
     if (this.config.noprefetch) return false;
     const mark = scanLandmark(located.json);
-    const end = mark.kind === "unknown" ? 0 : Math.min(located.payloadEnd, this.prefetchEnd({ kind: mark.kind, prefetchEnd: mark.kind === "prefetch" ? mark.offset : undefined }));
+    if (mark.kind === "unknown") return false; // the parse decides (cutHeads after it)
+    const end = Math.min(located.payloadEnd, this.prefetchEnd({ kind: mark.kind, prefetchEnd: mark.kind === "prefetch" ? mark.offset : undefined }));
+    const asked = source.headEnd;
+    if (asked > 0) {
+      // A speculative head is on its way: cut to the region, or continued up to its end (like a
+      // head of its own, once no other TOC is on the link).
+      source.cutHeads(end);
+      if (end <= asked) return false;
+      void this.afterOtherTocs(() => source.streamHead({ offset: asked, length: end - asked }));
+      return true;
+    }
     if (end <= 0 || this.cache.holdsAny(source.opts.digest)) return false;
     void this.afterOtherTocs(() => source.streamHead({ offset: 0, length: end }));
     return true;
+  }
+
+  /**
+   * A cold layer's head is asked for with its tail, before the TOC is known (head-stream.ts):
+   * between the manifest and the TOCs' arrival the link would carry little else. A gzip blob's
+   * first entry tells within a round trip whether there is a prefetch region at all (an
+   * unoptimized blob starts with its no-prefetch landmark): if not, the head is dropped then.
+   * Only where the layer will be prefetched: gzip eStargz, nothing of it cached, prefetch on. A
+   * speculative head competes with the TOCs for the link: it is kept short (speculative_head_size);
+   * the rest of the region waits for the TOCs as a head of its own would.
+   */
+  private speculateHead(source: BlobSource, layer: RemoteLayer): void {
+    const size = layer.descriptor.size;
+    // Not into the tail read's bytes (a small blob is mostly TOC and little head).
+    const bytes = Math.min(this.config.speculative_head_size, size - tocTailGuess(size));
+    if (bytes <= 0 || this.config.noprefetch || !/gzip/.test(layer.descriptor.mediaType) || this.cache.holdsAny(layer.descriptor.digest)) return;
+    source.streamHead({ offset: 0, length: bytes });
+    void source.headBytes(HEAD_PEEK_BYTES).then((first) => {
+      if (!first) return;
+      const name = firstEntryName(first);
+      this.trace(`first entry of ${layer.descriptor.digest}: ${JSON.stringify(name)}`);
+      if (landmarkFirst(name)) source.cutHeads(0);
+    });
   }
 
   /** End of the blob range a layer prefetches: up to its landmark, prefetch_size without one. */

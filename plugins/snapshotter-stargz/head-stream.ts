@@ -9,6 +9,13 @@
 // the head is asked for at once, and its bytes wait here until the fetcher's prefetch asks for
 // the ranges it covers (BlobSource.stream serves them from here, with no request of their own).
 // Bytes are dropped as they are handed out; what nobody took goes with release().
+//
+// A cold layer's head can be asked for even before its TOC, with the tail read (speculative, see
+// FetchService.open): the link is otherwise idle for the TOC's round trips. Its first bytes tell
+// whether the blob has a prefetch region at all (firstEntryName: an unoptimized eStargz blob
+// starts with `.no.prefetch.landmark`), and the TOC tells where it ends: the stream is then cut
+// there (cut()) or continued by one more request.
+import { gunzipSync, constants as zlibConstants } from "node:zlib";
 import { NO_PREFETCH_LANDMARK, PREFETCH_LANDMARK } from "./estargz/constants.ts";
 
 /**
@@ -39,9 +46,34 @@ interface Held {
   left: number;
 }
 
+/**
+ * Name of the first tar entry of a gzip eStargz blob, from the blob's first bytes (the first gzip
+ * member holds the first tar header), or undefined when they are too few or not gzip + tar.
+ */
+export function firstEntryName(head: Uint8Array): string | undefined {
+  if (head.length < 18 || head[0] !== 0x1f || head[1] !== 0x8b) return undefined;
+  let tar: Uint8Array;
+  try {
+    // What these bytes hold of the first member, without an error for the rest missing.
+    tar = gunzipSync(head, { finishFlush: zlibConstants.Z_SYNC_FLUSH });
+  } catch {
+    return undefined;
+  }
+  if (tar.length < 512) return undefined;
+  const nul = tar.subarray(0, 100).indexOf(0);
+  const name = Buffer.from(tar.buffer, tar.byteOffset, nul < 0 ? 100 : nul).toString("utf8");
+  return name.replace(/^\.\//, "");
+}
+
+/** Whether a blob whose first entry is `name` has nothing to prefetch (its landmark comes first). */
+export function landmarkFirst(name: string | undefined): boolean {
+  return name === NO_PREFETCH_LANDMARK || name === PREFETCH_LANDMARK;
+}
+
 /** Bytes of [start, end) of a blob as they arrive, held until someone takes them. */
 export class HeadStream {
-  readonly end: number;
+  /** Where the bytes wanted end (cut() moves it back). */
+  end: number;
   /** Blob offset up to which bytes have arrived. */
   private received: number;
   private held: Held[] = [];
@@ -63,11 +95,52 @@ export class HeadStream {
     return n;
   }
 
+  /** Blob offset up to which bytes have arrived. */
+  get reached(): number {
+    return this.received;
+  }
+
   push(piece: Uint8Array): void {
     if (this.over) return;
-    this.held.push({ at: this.received, bytes: piece, left: piece.length });
+    if (this.received + piece.length > this.end) piece = piece.subarray(0, Math.max(0, this.end - this.received));
+    if (piece.length > 0) this.held.push({ at: this.received, bytes: piece, left: piece.length });
     this.received += piece.length;
+    if (this.received >= this.end) this.over = true; // all that is wanted is in
     this.notify();
+  }
+
+  /** Wants only [start, end): bytes past it are dropped, held or to come. */
+  cut(end: number): void {
+    if (end >= this.end) return;
+    this.end = Math.max(this.start, end);
+    this.held = this.held.filter((h) => h.at < this.end);
+    const last = this.held.at(-1);
+    if (last && last.at + last.bytes.length > this.end) {
+      const keep = this.end - last.at;
+      last.left -= last.bytes.length - keep;
+      last.bytes = last.bytes.subarray(0, keep);
+      if (last.left <= 0) this.held.pop();
+    }
+    if (this.received >= this.end) {
+      this.received = this.end;
+      this.over = true;
+    }
+    this.notify();
+  }
+
+  /** The first `n` bytes (fewer if the stream ends first), once they are in; undefined when
+   *  some were handed out already. */
+  async first(n: number): Promise<Uint8Array | undefined> {
+    while (this.received < Math.min(this.end, this.start + n) && !this.over) await new Promise<void>((r) => this.wake.push(r));
+    const parts: Uint8Array[] = [];
+    let at = this.start;
+    for (const h of this.held) {
+      if (h.at !== at || h.left !== h.bytes.length || at >= this.start + n) break;
+      parts.push(h.bytes.subarray(0, Math.min(h.bytes.length, this.start + n - at)));
+      at += h.bytes.length;
+    }
+    if (parts.length === 0) return undefined;
+    return parts.length === 1 ? parts[0] : Buffer.concat(parts);
   }
 
   /** No more bytes will come (the stream ended, failed, or the layer no longer wants them). */

@@ -6,7 +6,7 @@ import { RegistryClient } from "../../../core/registry/client.ts";
 import { staticCredentials } from "../../../core/registry/credentials.ts";
 import { BlobSource } from "../../../plugins/snapshotter-stargz/blob-source.ts";
 import { buildEstargz, readToc, bytesSource, landmarkOf, parseToc } from "../../../plugins/snapshotter-stargz/estargz/index.ts";
-import { HeadStream, scanLandmark } from "../../../plugins/snapshotter-stargz/head-stream.ts";
+import { firstEntryName, HeadStream, landmarkFirst, scanLandmark } from "../../../plugins/snapshotter-stargz/head-stream.ts";
 import { layerTar } from "./helpers.ts";
 
 const enc = new TextEncoder();
@@ -45,6 +45,35 @@ describe("scanLandmark", () => {
   });
 });
 
+describe("firstEntryName", () => {
+  const tar = () =>
+    layerTar([
+      { name: "etc/", type: "dir" },
+      { name: "etc/a", data: "first".repeat(3000) },
+      { name: "etc/b", data: "second".repeat(1000) },
+    ]);
+
+  test("an unoptimized blob starts with its no-prefetch landmark, an optimized one with its first prioritized file", async () => {
+    const plain = (await buildEstargz(tar())).blob!;
+    const optimized = (await buildEstargz(tar(), { prioritizedFiles: ["etc/b"] })).blob!;
+    // A few hundred bytes are the first gzip member and the start of the next: enough.
+    expect(firstEntryName(plain.subarray(0, 300))).toBe(".no.prefetch.landmark");
+    expect(landmarkFirst(firstEntryName(plain.subarray(0, 4096)))).toBe(true);
+    expect(firstEntryName(optimized.subarray(0, 4096))).toStartWith("etc/");
+    expect(landmarkFirst(firstEntryName(optimized.subarray(0, 4096)))).toBe(false);
+    // The optimized blob's landmark comes after its prioritized files, not first.
+    const located = await readToc(bytesSource(optimized), { layerDigest: "sha256:x" });
+    expect(scanLandmark(located.json)).toMatchObject({ kind: "prefetch" });
+  });
+
+  test("too few bytes, or no gzip, say nothing", async () => {
+    const plain = (await buildEstargz(tar())).blob!;
+    expect(firstEntryName(plain.subarray(0, 12))).toBeUndefined();
+    expect(firstEntryName(enc.encode("not a gzip stream at all, just text"))).toBeUndefined();
+    expect(landmarkFirst(undefined)).toBe(false);
+  });
+});
+
 describe("HeadStream", () => {
   const bytes = (from: number, n: number) => new Uint8Array(n).map((_, i) => (from + i) & 0xff);
 
@@ -68,6 +97,41 @@ describe("HeadStream", () => {
     expect(await whole.take(0, 100, () => {})).toBe(0);
     h.release();
     expect(h.heldBytes).toBe(0);
+  });
+
+  test("cut: bytes past the new end are dropped, held or to come; takers stop there", async () => {
+    const h = new HeadStream(0, 1000);
+    h.push(bytes(0, 300));
+    h.cut(200);
+    expect(h.end).toBe(200);
+    expect(h.heldBytes).toBe(200);
+    expect(h.reached).toBe(200);
+    const got: Uint8Array[] = [];
+    expect(await h.take(0, 500, (b) => got.push(b.slice()))).toBe(200);
+    expect(Buffer.concat(got)).toEqual(Buffer.from(bytes(0, 200)));
+    h.push(bytes(300, 100)); // the request still delivering: ignored
+    expect(h.heldBytes).toBe(0);
+    // Cut before the bytes arrive: a piece crossing the end is trimmed, the stream is over.
+    const later = new HeadStream(0, 1000);
+    const waiting = later.take(0, 1000, () => {});
+    later.cut(150);
+    later.push(bytes(0, 400));
+    expect(await waiting).toBe(150);
+    expect(later.reached).toBe(150);
+  });
+
+  test("first(n) waits for the first bytes and gives them without handing them out", async () => {
+    const h = new HeadStream(0, 1000);
+    const first = h.first(100);
+    h.push(bytes(0, 60));
+    h.push(bytes(60, 60));
+    expect(await first).toEqual(bytes(0, 100));
+    expect(h.heldBytes).toBe(120);
+    const short = new HeadStream(0, 1000);
+    const p = short.first(100);
+    short.push(bytes(0, 30));
+    short.finish();
+    expect(await p).toEqual(bytes(0, 30));
   });
 
   test("a stream that ends early, or is released, ends a waiting taker where the bytes stopped", async () => {
@@ -201,6 +265,95 @@ describe("BlobSource head stream", () => {
     await Bun.sleep(150);
     expect(sent - at).toBeLessThanOrEqual(2000);
     expect(sent).toBeLessThan(150_000);
+  });
+
+  test("a speculative head cut at the landmark stops its request once those bytes are in; a continuation serves the rest", async () => {
+    let sent = 0;
+    let cancelled = false;
+    const ranges: string[] = [];
+    const s = Bun.serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      fetch(req) {
+        const [a, b] = /bytes=(\d+)-(\d+)/.exec(req.headers.get("range") ?? "")!.slice(1).map(Number);
+        ranges.push(`${a}-${b}`);
+        let at = a;
+        const body = new ReadableStream({
+          async pull(c) {
+            await Bun.sleep(5);
+            if (at > b) return c.close();
+            const n = Math.min(2000, b + 1 - at);
+            c.enqueue(BLOB.subarray(at, at + n));
+            at += n;
+            sent += n;
+          },
+          cancel() {
+            cancelled = true;
+          },
+        });
+        return new Response(body, { status: 206, headers: { "content-range": `bytes ${a}-${b}/${BLOB.length}`, "content-length": String(b + 1 - a) } });
+      },
+    });
+    servers.push(s);
+    const src = source(`127.0.0.1:${s.port}`, { bytes: 0 });
+    // Asked for before the TOC: 100 kB. The TOC then says the region ends at 30 kB.
+    src.streamHead({ offset: 0, length: 100_000 });
+    expect(src.headEnd).toBe(100_000);
+    expect(await src.headBytes(10)).toEqual(BLOB.subarray(0, 10));
+    src.cutHeads(30_000);
+    expect(src.headEnd).toBe(30_000);
+    expect(await streamed(src, 0, 30_000)).toEqual(BLOB.subarray(0, 30_000));
+    for (let i = 0; i < 100 && !cancelled; i++) await Bun.sleep(10);
+    expect(cancelled).toBe(true);
+    expect(sent).toBeLessThan(60_000);
+    // Another layer's TOC says 150 kB: the head is continued by one request for the rest.
+    const other = source(`127.0.0.1:${s.port}`, { bytes: 0 });
+    other.streamHead({ offset: 0, length: 20_000 });
+    other.streamHead({ offset: 20_000, length: 130_000 });
+    expect(other.headEnd).toBe(150_000);
+    expect(await streamed(other, 5_000, 140_000)).toEqual(BLOB.subarray(5_000, 145_000));
+    expect(ranges.slice(1)).toEqual(["0-19999", "20000-149999"]);
+    other.releaseHead();
+    // Cut to nothing (the blob's first entry is its no-prefetch landmark): ranges go to the network.
+    const none = source(`127.0.0.1:${s.port}`, { bytes: 0 });
+    none.streamHead({ offset: 0, length: 100_000 });
+    none.cutHeads(0);
+    expect(none.headEnd).toBe(0);
+    expect(await streamed(none, 0, 1000)).toEqual(BLOB.subarray(0, 1000));
+    expect(ranges.slice(3)).toEqual(["0-99999", "0-999"]);
+  });
+
+  test("close() stops a range on the wire and any retry: the layer is gone", async () => {
+    let sent = 0;
+    let gets = 0;
+    const s = Bun.serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      fetch(req) {
+        gets++;
+        const [a, b] = /bytes=(\d+)-(\d+)/.exec(req.headers.get("range") ?? "")!.slice(1).map(Number);
+        const body = new ReadableStream({
+          async pull(c) {
+            await Bun.sleep(20);
+            c.enqueue(BLOB.subarray(a + sent, a + sent + 1000));
+            sent += 1000;
+          },
+        });
+        return new Response(body, { status: 206, headers: { "content-range": `bytes ${a}-${b}/${BLOB.length}`, "content-length": String(b + 1 - a) } });
+      },
+    });
+    servers.push(s);
+    const src = source(`127.0.0.1:${s.port}`, { bytes: 0 });
+    const reading = src.stream({ offset: 0, length: 150_000 }, () => {}).then(() => "done", (e: Error) => e.message);
+    for (let i = 0; i < 100 && sent < 3000; i++) await Bun.sleep(10);
+    src.close();
+    expect(await reading).toContain("no longer wanted");
+    const at = sent;
+    await Bun.sleep(200);
+    expect(sent - at).toBeLessThanOrEqual(2000);
+    expect(gets).toBe(1);
+    expect(await src.stream({ offset: 0, length: 10 }, () => {}).then(() => "done", (e: Error) => e.message)).toContain(DIGEST);
+    expect(gets).toBe(1);
   });
 
   test("after releaseHead, ranges go to the network", async () => {

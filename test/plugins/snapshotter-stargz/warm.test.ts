@@ -52,7 +52,9 @@ test("[slow] warmRemote fetches every layer's TOC, starts its prefetch and mount
     // Nothing is prepared yet, but all three TOCs come in, both prefetches go out, all three mount.
     for (let i = 0; i < 100 && ((requests(upper)).payload === 0 || (requests(lower)).payload === 0 || fuseMountsUnder(root).length < 3); i++) await Bun.sleep(50);
     for (const p of [lower, upper, spare]) expect((requests(p)).tail).toBeGreaterThanOrEqual(1);
-    expect((requests(lower)).payload).toBe(1);
+    // lower: its speculative head and the rest of its region; upper: its head, cut at its landmark.
+    for (let i = 0; i < 100 && requests(lower).payload < 2; i++) await Bun.sleep(50);
+    expect((requests(lower)).payload).toBe(2);
     expect((requests(upper)).payload).toBe(1);
     expect(fuseMountsUnder(root).length).toBe(3);
     const before = proxy.blobGets.length;
@@ -130,9 +132,9 @@ function gate(upstream: string, digest: string) {
 
 /** Runs `fn` with a new snapshotter and a gate in front of `upstream` holding `digest`'s blob; then
  *  releases and stops the gate, closes the snapshotter and checks nothing is left mounted. */
-async function withGate(upstream: string, digest: string, fn: (s: StargzSnapshotter, g: ReturnType<typeof gate>, root: string) => Promise<void>) {
+async function withGate(upstream: string, digest: string, fn: (s: StargzSnapshotter, g: ReturnType<typeof gate>, root: string) => Promise<void>, config = testConfig()) {
   const root = tempDir("stargz-warm-");
-  const s = newSnapshotter(root, testConfig());
+  const s = newSnapshotter(root, config);
   const g = gate(upstream, digest);
   try {
     await fn(s, g, root);
@@ -165,7 +167,7 @@ test("[slow] layers mount at the same time: an upper layer is mounted while the 
 
 test("[slow] a layer's prefetch waits while another layer's TOC is on its way, and goes out once that is in", () => {
   proxy.reset();
-  // lower's footer and TOC held; the proxy counts what passes the gate
+  // lower's footer and TOC held; the proxy counts what passes the gate. No speculative heads here.
   return withGate(proxy.host, lower.layer.descriptor.digest, async (s, g, root) => {
     s.warmRemote([via(lower.layer, g.host), via(upper.layer, g.host)]);
     for (let i = 0; i < 200 && fuseMountsUnder(root).length < 1; i++) await Bun.sleep(25);
@@ -178,8 +180,51 @@ test("[slow] a layer's prefetch waits while another layer's TOC is on its way, a
     for (let i = 0; i < 200 && (requests(upper).payload < 1 || fuseMountsUnder(root).length < 2); i++) await Bun.sleep(25);
     expect(requests(lower).tail).toBeGreaterThanOrEqual(1);
     expect(requests(upper).payload).toBe(1);
-  });
+  }, testConfig({ speculative_head_size: 0 }));
 }, 60_000);
+
+test("[slow] a cold layer's head goes out with its TOC read; once the TOC is in it is cut at the landmark, or continued after the other TOCs", () => {
+  proxy.reset();
+  const spec = 64 << 10;
+  return withGate(proxy.host, lower.layer.descriptor.digest, async (s, g, root) => {
+    s.warmRemote([via(lower.layer, g.host), via(upper.layer, g.host)]);
+    for (let i = 0; i < 200 && fuseMountsUnder(root).length < 1; i++) await Bun.sleep(25);
+    expect(fuseMountsUnder(root).length).toBe(1); // upper: TOC in, mounted
+    await Bun.sleep(300);
+    const ranges = (p: PushedLayer) => proxy.blobGets.filter((r) => r.path.endsWith(p.layer.descriptor.digest)).map((r) => r.range!.slice(6));
+    const landmark = async (p: PushedLayer) => (await openEstargz(bytesSource(p.blob), { layerDigest: p.layer.descriptor.digest })).landmark().prefetchEnd!;
+    // upper: its head [0, spec) with its tail, before its TOC was in; its region is shorter than
+    // that, so nothing more (the head was cut there).
+    expect(await landmark(upper)).toBeLessThan(spec);
+    expect(ranges(upper)).toContain(`0-${spec - 1}`);
+    expect(requests(upper).payload).toBe(1);
+    // lower: both its requests wait at the gate (the proxy sees neither yet).
+    expect(g.held()).toBe(2);
+    expect(requests(lower).tail + requests(lower).payload).toBe(0);
+    g.release();
+    for (let i = 0; i < 200 && (requests(lower).payload < 2 || fuseMountsUnder(root).length < 2); i++) await Bun.sleep(25);
+    // lower's region (its prioritized 300 kB file) is longer: the rest in one more request, exactly.
+    const end = await landmark(lower);
+    expect(end).toBeGreaterThan(spec);
+    expect(ranges(lower).filter((r) => Number(r.split("-")[1]) < lower.blob.length - 1)).toEqual([`0-${spec - 1}`, `${spec}-${end - 1}`]);
+  }, testConfig({ speculative_head_size: spec }));
+}, 60_000);
+
+test("[slow] an unoptimized layer's speculative head is dropped at its first entry (the no-prefetch landmark)", async () => {
+  const plain = await pushEstargz(reg.host, "warm/plain", layerTar([{ name: "data.bin", data: noise(4 << 20, 9) }]), { chunkSize: 1 << 20, level: 1 });
+  const root = tempDir("stargz-warm-");
+  const s = newSnapshotter(root, testConfig({ speculative_head_size: 2 << 20 }));
+  try {
+    proxy.reset();
+    expect(await s.prepareRemote("layer/plain", undefined, via(plain.layer, proxy.host))).toEqual({ lazy: true });
+    await Bun.sleep(300);
+    expect(proxy.blobGets.map((g) => g.range)).toContain(`bytes=0-${(2 << 20) - 1}`);
+    // Stopped within moments of its first bytes: far less than the 2 MiB asked for came.
+    expect(s.remoteStatus()[0]?.fetched).toBeLessThan(1 << 20);
+  } finally {
+    await s.close();
+  }
+}, 30_000);
 
 test("[slow] warmRemote with unlessPresent (at manifest time) leaves layers committed lazily before alone", async () => {
   const root = tempDir("stargz-warm-");
@@ -324,9 +369,10 @@ test("[slow] a layer that fails to open ahead is pulled instead, with the reason
   }
 }, 30_000);
 
-test("[slow] a layer's prefetch region goes out as one request as soon as its TOC is in, and the fetcher's pieces are served from it", async () => {
+test("[slow] a layer's prefetch region goes out in one request (after its speculative head) as soon as its TOC is in, and the fetcher's pieces are served from it", async () => {
   const root = tempDir("stargz-warm-");
   const s = newSnapshotter(root, testConfig());
+  const spec = testConfig().speculative_head_size;
   try {
     proxy.reset();
     expect(await s.prepareRemote("layer/big", undefined, via(big.layer, proxy.host))).toEqual({ lazy: true });
@@ -337,7 +383,7 @@ test("[slow] a layer's prefetch region goes out as one request as soon as its TO
     // 6 MiB of incompressible data before the landmark: 2 MiB prefetch pieces once, one head stream now.
     expect(end).toBeGreaterThan(6 << 20);
     const data = proxy.blobGets.map((g) => g.range!.slice(6).split("-").map(Number)).filter(([, last]) => last < big.blob.length - 1);
-    expect(data).toEqual([[0, end - 1]]);
+    expect(data).toEqual([[0, spec - 1], [spec, end - 1]]);
     // Every prioritized chunk was decoded from it into the cache: reading them asks for nothing more.
     const cached = readdirSync(join(root, "cache"), { recursive: true }).length;
     expect(cached).toBeGreaterThanOrEqual(3);
