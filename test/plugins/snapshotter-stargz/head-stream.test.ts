@@ -230,72 +230,55 @@ describe("BlobSource head stream", () => {
     expect(Number(r.ranges[1].split("-")[0])).toBeGreaterThan(0);
   });
 
-  test("releaseHead while the head is on the wire stops its download (the registry sees the body cancelled)", async () => {
-    let cancelled = false;
-    let sent = 0;
+  /** A registry stand-in that sends each range slowly, `piece` bytes every `delayMs`, and notes
+   *  the ranges asked for, the bytes sent and whether a body was cancelled by the client. */
+  function drippingRegistry(piece: number, delayMs: number) {
+    const seen = { ranges: [] as string[], sent: 0, cancelled: false };
     const s = Bun.serve({
       port: 0,
       hostname: "127.0.0.1",
       fetch(req) {
         const [a, b] = /bytes=(\d+)-(\d+)/.exec(req.headers.get("range") ?? "")!.slice(1).map(Number);
-        const body = new ReadableStream({
-          async pull(c) {
-            await Bun.sleep(20);
-            if (sent >= b + 1 - a) return c.close();
-            const n = Math.min(1000, b + 1 - a - sent);
-            c.enqueue(BLOB.subarray(a + sent, a + sent + n));
-            sent += n;
-          },
-          cancel() {
-            cancelled = true;
-          },
-        });
-        return new Response(body, { status: 206, headers: { "content-range": `bytes ${a}-${b}/${BLOB.length}`, "content-length": String(b + 1 - a) } });
-      },
-    });
-    servers.push(s);
-    const src = source(`127.0.0.1:${s.port}`, { bytes: 0 });
-    src.streamHead({ offset: 0, length: 150_000 });
-    for (let i = 0; i < 100 && sent < 3000; i++) await Bun.sleep(10);
-    expect(sent).toBeGreaterThanOrEqual(3000);
-    src.releaseHead();
-    for (let i = 0; i < 100 && !cancelled; i++) await Bun.sleep(10);
-    expect(cancelled).toBe(true);
-    const at = sent;
-    await Bun.sleep(150);
-    expect(sent - at).toBeLessThanOrEqual(2000);
-    expect(sent).toBeLessThan(150_000);
-  });
-
-  test("a speculative head cut at the landmark stops its request once those bytes are in; a continuation serves the rest", async () => {
-    let sent = 0;
-    let cancelled = false;
-    const ranges: string[] = [];
-    const s = Bun.serve({
-      port: 0,
-      hostname: "127.0.0.1",
-      fetch(req) {
-        const [a, b] = /bytes=(\d+)-(\d+)/.exec(req.headers.get("range") ?? "")!.slice(1).map(Number);
-        ranges.push(`${a}-${b}`);
+        seen.ranges.push(`${a}-${b}`);
         let at = a;
         const body = new ReadableStream({
           async pull(c) {
-            await Bun.sleep(5);
+            await Bun.sleep(delayMs);
             if (at > b) return c.close();
-            const n = Math.min(2000, b + 1 - at);
+            const n = Math.min(piece, b + 1 - at);
             c.enqueue(BLOB.subarray(at, at + n));
             at += n;
-            sent += n;
+            seen.sent += n;
           },
           cancel() {
-            cancelled = true;
+            seen.cancelled = true;
           },
         });
         return new Response(body, { status: 206, headers: { "content-range": `bytes ${a}-${b}/${BLOB.length}`, "content-length": String(b + 1 - a) } });
       },
     });
     servers.push(s);
-    const src = source(`127.0.0.1:${s.port}`, { bytes: 0 });
+    return { host: `127.0.0.1:${s.port}`, seen };
+  }
+
+  test("releaseHead while the head is on the wire stops its download (the registry sees the body cancelled)", async () => {
+    const r = drippingRegistry(1000, 20);
+    const src = source(r.host, { bytes: 0 });
+    src.streamHead({ offset: 0, length: 150_000 });
+    for (let i = 0; i < 100 && r.seen.sent < 3000; i++) await Bun.sleep(10);
+    expect(r.seen.sent).toBeGreaterThanOrEqual(3000);
+    src.releaseHead();
+    for (let i = 0; i < 100 && !r.seen.cancelled; i++) await Bun.sleep(10);
+    expect(r.seen.cancelled).toBe(true);
+    const at = r.seen.sent;
+    await Bun.sleep(150);
+    expect(r.seen.sent - at).toBeLessThanOrEqual(2000);
+    expect(r.seen.sent).toBeLessThan(150_000);
+  });
+
+  test("a speculative head cut at the landmark stops its request once those bytes are in; a continuation serves the rest", async () => {
+    const r = drippingRegistry(2000, 5);
+    const src = source(r.host, { bytes: 0 });
     // Asked for before the TOC: 100 kB. The TOC then says the region ends at 30 kB.
     src.streamHead({ offset: 0, length: 100_000 });
     expect(src.headEnd).toBe(100_000);
@@ -303,57 +286,39 @@ describe("BlobSource head stream", () => {
     src.cutHeads(30_000);
     expect(src.headEnd).toBe(30_000);
     expect(await streamed(src, 0, 30_000)).toEqual(BLOB.subarray(0, 30_000));
-    for (let i = 0; i < 100 && !cancelled; i++) await Bun.sleep(10);
-    expect(cancelled).toBe(true);
-    expect(sent).toBeLessThan(60_000);
+    for (let i = 0; i < 100 && !r.seen.cancelled; i++) await Bun.sleep(10);
+    expect(r.seen.cancelled).toBe(true);
+    expect(r.seen.sent).toBeLessThan(60_000);
     // Another layer's TOC says 150 kB: the head is continued by one request for the rest.
-    const other = source(`127.0.0.1:${s.port}`, { bytes: 0 });
+    const other = source(r.host, { bytes: 0 });
     other.streamHead({ offset: 0, length: 20_000 });
     other.streamHead({ offset: 20_000, length: 130_000 });
     expect(other.headEnd).toBe(150_000);
     expect(await streamed(other, 5_000, 140_000)).toEqual(BLOB.subarray(5_000, 145_000));
-    expect(ranges.slice(1)).toEqual(["0-19999", "20000-149999"]);
+    expect(r.seen.ranges.slice(1)).toEqual(["0-19999", "20000-149999"]);
     other.releaseHead();
     // Cut to nothing (the blob's first entry is its no-prefetch landmark): ranges go to the network.
-    const none = source(`127.0.0.1:${s.port}`, { bytes: 0 });
+    const none = source(r.host, { bytes: 0 });
     none.streamHead({ offset: 0, length: 100_000 });
     none.cutHeads(0);
     expect(none.headEnd).toBe(0);
     expect(await streamed(none, 0, 1000)).toEqual(BLOB.subarray(0, 1000));
-    expect(ranges.slice(3)).toEqual(["0-99999", "0-999"]);
+    expect(r.seen.ranges.slice(3)).toEqual(["0-99999", "0-999"]);
   });
 
   test("close() stops a range on the wire and any retry: the layer is gone", async () => {
-    let sent = 0;
-    let gets = 0;
-    const s = Bun.serve({
-      port: 0,
-      hostname: "127.0.0.1",
-      fetch(req) {
-        gets++;
-        const [a, b] = /bytes=(\d+)-(\d+)/.exec(req.headers.get("range") ?? "")!.slice(1).map(Number);
-        const body = new ReadableStream({
-          async pull(c) {
-            await Bun.sleep(20);
-            c.enqueue(BLOB.subarray(a + sent, a + sent + 1000));
-            sent += 1000;
-          },
-        });
-        return new Response(body, { status: 206, headers: { "content-range": `bytes ${a}-${b}/${BLOB.length}`, "content-length": String(b + 1 - a) } });
-      },
-    });
-    servers.push(s);
-    const src = source(`127.0.0.1:${s.port}`, { bytes: 0 });
+    const r = drippingRegistry(1000, 20);
+    const src = source(r.host, { bytes: 0 });
     const reading = src.stream({ offset: 0, length: 150_000 }, () => {}).then(() => "done", (e: Error) => e.message);
-    for (let i = 0; i < 100 && sent < 3000; i++) await Bun.sleep(10);
+    for (let i = 0; i < 100 && r.seen.sent < 3000; i++) await Bun.sleep(10);
     src.close();
     expect(await reading).toContain("no longer wanted");
-    const at = sent;
+    const at = r.seen.sent;
     await Bun.sleep(200);
-    expect(sent - at).toBeLessThanOrEqual(2000);
-    expect(gets).toBe(1);
+    expect(r.seen.sent - at).toBeLessThanOrEqual(2000);
+    expect(r.seen.ranges.length).toBe(1);
     expect(await src.stream({ offset: 0, length: 10 }, () => {}).then(() => "done", (e: Error) => e.message)).toContain(DIGEST);
-    expect(gets).toBe(1);
+    expect(r.seen.ranges.length).toBe(1);
   });
 
   test("after releaseHead, ranges go to the network", async () => {
