@@ -169,8 +169,9 @@ export class BlobSource {
     const started = Date.now();
     let wait = this.opts.minWaitMs;
     let cause: string | undefined; // the first real failure says more than the deadline that ends it
+    const notWanted = () => new Error(`blob ${digest} in ${repo.registry}/${repo.repository}: bytes ${bytes()} no longer wanted`);
     for (let attempt = 1; ; attempt++) {
-      if (signal.aborted) throw new Error(`blob ${digest} in ${repo.registry}/${repo.repository}: bytes ${bytes()} no longer wanted`);
+      if (signal.aborted) throw notWanted();
       const left = deadlineMs - (Date.now() - started);
       let timer: ReturnType<typeof setTimeout> | undefined;
       try {
@@ -181,7 +182,7 @@ export class BlobSource {
         ]);
       } catch (e) {
         abandon();
-        if (signal.aborted) throw new Error(`blob ${digest} in ${repo.registry}/${repo.repository}: bytes ${bytes()} no longer wanted`);
+        if (signal.aborted) throw notWanted();
         const spent = Date.now() - started;
         if (e instanceof RegistryError && e.status !== undefined && !transientStatus(e.status)) throw this.refused(e);
         if (!(e instanceof DeadlineError)) cause ??= (e as Error).message;

@@ -175,25 +175,22 @@ export class FetchService {
       deciding.resolve();
     };
     let located: LocatedToc;
-    try {
-      located = await opening;
-      this.trace(`toc of ${layer.descriptor.digest} verified`);
-      if (this.streamHead(source, located)) await new Promise((r) => setTimeout(r, 0)); // its request goes out before the parse
-    } catch (e) {
-      parser?.close();
-      source.releaseHead();
-      throw e;
-    } finally {
-      headDecided();
-    }
-    while (this.decidingHeads.size > 0) await Promise.all(this.decidingHeads);
-
-    if (located.json.length < PARSE_THREAD_TOC_BYTES) parser?.close();
-    else parser ??= new TocParser(digest);
     let parsed: ParsedLayer;
     try {
+      try {
+        located = await opening;
+        this.trace(`toc of ${layer.descriptor.digest} verified`);
+        if (this.streamHead(source, located)) await new Promise((r) => setTimeout(r, 0)); // its request goes out before the parse
+      } finally {
+        headDecided();
+      }
+      while (this.decidingHeads.size > 0) await Promise.all(this.decidingHeads);
+      if (located.json.length < PARSE_THREAD_TOC_BYTES) parser?.close();
+      else parser ??= new TocParser(digest);
       parsed = located.json.length < PARSE_THREAD_TOC_BYTES ? parsedLayerOf(parseToc(located.json, { layerDigest: digest, payloadEnd: located.payloadEnd })) : await parser!.parse(located.payloadEnd, located.json);
     } catch (e) {
+      // Not served: nothing of it stays on the wire.
+      parser?.close();
       source.releaseHead();
       throw e;
     }
@@ -220,7 +217,7 @@ export class FetchService {
     }
     this.layers.set(key, served);
     if (c.fuse.passthrough) for (const [file, ids] of table.byFile) if (ids.length > 1) this.queueAssembly(served, file);
-    source.cutHeads(c.noprefetch ? 0 : this.prefetchEnd(parsed.landmark));
+    source.cutHeads(this.prefetchEnd(parsed.landmark)); // its heads' bytes past the region (when the TOC's bytes did not say)
     const prefetch = this.startPrefetch(served, parsed.landmark);
     this.listen(key, served, prefetch);
     const afterPrefetch = async () => {

@@ -39,13 +39,6 @@ export function scanLandmark(json: Uint8Array): { kind: "prefetch"; offset: numb
   }
 }
 
-interface Held {
-  at: number;
-  bytes: Uint8Array;
-  /** Bytes of it not handed out yet; at 0 it is dropped. */
-  left: number;
-}
-
 /**
  * Name of the first tar entry of a gzip eStargz blob, from the blob's first bytes (the first gzip
  * member holds the first tar header), or undefined when they are too few or not gzip + tar.
@@ -68,6 +61,13 @@ export function firstEntryName(head: Uint8Array): string | undefined {
 /** Whether a blob whose first entry is `name` has nothing to prefetch (its landmark comes first). */
 export function landmarkFirst(name: string | undefined): boolean {
   return name === NO_PREFETCH_LANDMARK || name === PREFETCH_LANDMARK;
+}
+
+interface Held {
+  at: number;
+  bytes: Uint8Array;
+  /** Bytes of it not handed out yet; at 0 it is dropped. */
+  left: number;
 }
 
 /** Bytes of [start, end) of a blob as they arrive, held until someone takes them. */

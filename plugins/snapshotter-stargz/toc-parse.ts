@@ -166,7 +166,8 @@ class TableColumns {
   /** Inode of each file by its first chunk (-1 where a chunk is not a file's first, or no inode has it). */
   private readonly inodeOf: Int32Array;
   private readonly files = new Map<number, TableFile>();
-  chunks: TableChunk[] = [];
+  /** The table: chunk `id` at index id. */
+  readonly chunks: TableChunk[];
 
   constructor(
     readonly li: LayerIndex,
@@ -181,6 +182,7 @@ class TableColumns {
       const first = c.fileFirst[id];
       if (this.inodeOf[first] < 0 && !unindexed.has(first)) throw new Error(`layer index: chunk ${id} belongs to no file`);
     }
+    this.chunks = Array.from({ length: li.chunkCount }, (_, id) => new TableChunk(id, this));
   }
 
   /** The file whose first chunk is `first`. */
@@ -253,12 +255,9 @@ class TableChunk implements ChunkRef {
 export function tableFromParsed(p: ParsedLayer): ChunkTable {
   const li = new LayerIndex(p.index);
   const t = new TableColumns(li, new Uint8Array(p.digests), new Map(p.unindexed.map(([first, name, size]) => [first, [name, size]])));
-  const chunks: TableChunk[] = new Array(li.chunkCount);
-  for (let id = 0; id < li.chunkCount; id++) chunks[id] = new TableChunk(id, t);
-  t.chunks = chunks;
   let byFile: Map<string, number[]> | undefined;
   return {
-    chunks,
+    chunks: t.chunks,
     // Only passthrough's whole-file copies walk it.
     get byFile() {
       return (byFile ??= t.byFile());
